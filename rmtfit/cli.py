@@ -1,0 +1,72 @@
+"""The ``rmtfit`` command.
+
+Subcommands live next to the stage they drive and register themselves here:
+``spectra`` (:mod:`rmtfit.spectra._command`), ``analyze``, ``demo`` and ``compare``
+(:mod:`rmtfit.report._command`).
+
+Exit codes: 0 ok; 1 some layers failed (outputs still written); 2 bad input or usage.
+Errors are one clear line naming the file or layer; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "UsageError", "EXIT_OK", "EXIT_LAYERS_FAILED", "EXIT_BAD_INPUT"]
+
+EXIT_OK = 0
+EXIT_LAYERS_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+# module -> it defines `add_commands(subparsers)`; each command sets `func(args) -> int`.
+_COMMAND_MODULES = ("rmtfit.spectra._command", "rmtfit.report._command")
+
+
+class UsageError(Exception):
+    """Bad input or usage: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rmtfit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rmtfit",
+        description="Bayesian analysis of neural-network weight spectra.",
+    )
+    parser.add_argument("--version", action="version", version=f"rmtfit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a stage not built yet must not break the others
+            if exc.name != name:
+                raise
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return int(args.func(args))
+    except (UsageError, FileNotFoundError, ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"rmtfit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("rmtfit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
