@@ -1,0 +1,191 @@
+"""The ``analyze``, ``demo`` and ``compare`` subcommands of ``rmtfit`` (see :mod:`rmtfit.cli`).
+
+Exit codes: 0 ok; 1 some layers failed (every output still written); 2 bad input or usage, with
+one line on stderr and no traceback (``rmtfit --debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_commands"]
+
+DEMO_DIR = "rmtfit-demo"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
+    return value
+
+
+def _add_analysis_options(parser: argparse.ArgumentParser, *, out_help: str) -> None:
+    parser.add_argument("--fast", action="store_true", help="classical estimators only (no MCMC)")
+    parser.add_argument(
+        "--layers", metavar="REGEX", help="analyse only layers whose name matches REGEX"
+    )
+    parser.add_argument(
+        "--likelihoods",
+        metavar="NAMES",
+        help="comma-separated likelihoods to fit (default: rmtfit's default set)",
+    )
+    parser.add_argument("--out", metavar="DIR", help=out_help)
+    parser.add_argument(
+        "--seed", type=_seed, default=0, metavar="N", help="random seed (default 0)"
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where eigenvalues are computed",
+    )
+    parser.add_argument("--draws", type=_positive_int, metavar="N", help="MCMC draws per chain")
+    parser.add_argument("--chains", type=_positive_int, metavar="N", help="MCMC chains")
+    parser.add_argument(
+        "--no-plots", action="store_true", help="skip the figures (faster; the HTML has no images)"
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bars and no summary table"
+    )
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``analyze``, ``demo`` and ``compare``."""
+    analyze = subparsers.add_parser(
+        "analyze",
+        help="analyse a checkpoint: spectra, fits, phases; writes report.json, layers.csv, plots, report.html",
+        description="Analyse every weight matrix of a checkpoint and write the report files.",
+    )
+    analyze.add_argument(
+        "path", help="checkpoint: safetensors file or folder, torch state_dict, .npz/.npy"
+    )
+    _add_analysis_options(analyze, out_help="output folder (default: ./<name of PATH>-rmtfit)")
+    analyze.set_defaults(func=_run_analyze)
+
+    demo = subparsers.add_parser(
+        "demo",
+        help="full analysis of the small network embedded in rmtfit (offline)",
+        description="Analyse the embedded default network and write the report into ./rmtfit-demo.",
+    )
+    _add_analysis_options(demo, out_help=f"output folder (default: ./{DEMO_DIR})")
+    demo.set_defaults(func=_run_demo)
+
+    compare = subparsers.add_parser(
+        "compare",
+        help="compare two networks: P(A's metric < B's) per metric and per matched layer",
+        description="Fit two checkpoints and compare their network metrics and matched layers.",
+    )
+    compare.add_argument("a", help="first checkpoint (A)")
+    compare.add_argument("b", help="second checkpoint (B)")
+    compare.add_argument(
+        "--layers", metavar="REGEX", help="analyse only layers whose name matches REGEX"
+    )
+    compare.add_argument(
+        "--seed", type=_seed, default=0, metavar="N", help="random seed (default 0)"
+    )
+    compare.add_argument("--draws", type=_positive_int, metavar="N", help="MCMC draws per chain")
+    compare.add_argument("--chains", type=_positive_int, metavar="N", help="MCMC chains")
+    compare.add_argument("--out", metavar="FILE", help="also write the comparison as JSON to FILE")
+    compare.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    compare.set_defaults(func=_run_compare)
+
+
+def _likelihoods(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        from rmtfit.cli import UsageError
+
+        raise UsageError(
+            f"--likelihoods {text!r}: give one or more comma-separated likelihood names."
+        )
+    return names
+
+
+def _announce_out(out: Path, quiet: bool) -> None:
+    if quiet or not out.is_dir() or not any(out.iterdir()):
+        return
+    print(
+        f"note: {out} already exists and is not empty; its report files "
+        "(report.json, layers.csv, fits.nc, plots/, report.html) will be replaced",
+        file=sys.stderr,
+    )
+
+
+def _analyze_and_write(args: argparse.Namespace, source: Any, out: Path) -> int:
+    from rmtfit.analysis import analyze
+    from rmtfit.report._terminal import print_summary
+
+    _announce_out(out, args.quiet)
+    analysis = analyze(
+        source,
+        fast=args.fast,
+        layers=args.layers,
+        likelihoods=_likelihoods(args.likelihoods),
+        seed=args.seed,
+        device=args.device,
+        draws=args.draws,
+        chains=args.chains,
+        quiet=args.quiet,
+        progress=not args.quiet,
+    )
+    outputs = analysis.write(out, plots=not args.no_plots, progress=not args.quiet)
+    if not args.quiet:
+        print_summary(analysis, outputs)
+    elif analysis.failed:
+        for layer in analysis.failed:
+            print(f"failed: {layer.name}: {layer.reason}", file=sys.stderr)
+    return analysis.exit_code
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    from rmtfit.report._write import default_out_dir
+
+    source = Path(args.path)
+    if not source.exists():
+        raise FileNotFoundError(f"{args.path}: no such file or folder; check the path.")
+    out = Path(args.out) if args.out else default_out_dir(source)
+    return _analyze_and_write(args, source, out)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from rmtfit.spectra import default_network_path
+
+    out = Path(args.out) if args.out else Path.cwd() / DEMO_DIR
+    return _analyze_and_write(args, default_network_path(), out)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from rmtfit.analysis import compare_checkpoints
+
+    for path in (args.a, args.b):
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: no such file or folder; check the path.")
+    return compare_checkpoints(
+        args.a,
+        args.b,
+        layers=args.layers,
+        seed=args.seed,
+        draws=args.draws,
+        chains=args.chains,
+        out=args.out,
+        quiet=args.quiet,
+    )

@@ -1,0 +1,457 @@
+"""The report's figures (matplotlib, Agg backend, imported lazily).
+
+Per layer: the ESD on log-log and linear axes with the fitted Marchenko-Pastur and power-law
+densities (posterior means in full mode, classical estimates in fast mode) and, in full mode, the
+posterior predictive band. Per network: alpha per layer with credible intervals, phase
+probabilities as stacked bars, and a summary panel. Every figure has labelled axes (eigenvalues in
+raw units: squared singular values of W) and a legend.
+
+Rendering is kept cheap so that plotting never dominates a run: no pyplot state, one small figure
+per layer at ``DPI`` dots per inch, histograms with at most ``MAX_BINS`` bins.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rmtfit.report._json import PHASES
+
+__all__ = [
+    "DPI",
+    "LayerCurves",
+    "layer_curves",
+    "esd_figure",
+    "alpha_figure",
+    "phase_figure",
+    "network_figure",
+    "render_png",
+    "all_figures",
+    "plot_filename",
+]
+
+DPI = 100
+MAX_BINS = 80
+PHASE_COLOURS = {
+    "random_like": "#9e9e9e",
+    "bleeding_out": "#80cbc4",
+    "bulk_spikes": "#42a5f5",
+    "bulk_decay": "#ffb74d",
+    "heavy_tailed": "#e53935",
+    "rank_collapse": "#6a1b9a",
+}
+
+
+@dataclass(frozen=True)
+class LayerCurves:
+    """What the ESD figure of one layer draws, gathered from its results."""
+
+    name: str
+    eigenvalues: np.ndarray
+    N: int
+    Q: float
+    sigma2: float
+    lambda_plus: float
+    alpha: float
+    xmin: float
+    tail_mass: float
+    source: str  # "posterior mean" or "classical"
+    predictive: tuple[Any, ...] = ()
+    ci_prob: float = 0.9
+
+
+def layer_curves(analysis: Any, layer: Any) -> LayerCurves | None:
+    """Collect the curves of one analysed layer (``None`` when it has no spectrum)."""
+    if layer.name not in analysis.spectra.names:
+        return None
+    spectrum = analysis.spectra[layer.name]
+    evals = np.asarray(spectrum.eigenvalues, dtype=np.float64)
+    fit = layer.classical
+    alpha = _get(fit, "alpha")
+    xmin = _get(fit, "xmin")
+    sigma2 = _get(fit, "sigma2")
+    lambda_plus = _get(fit, "lambda_plus")
+    source = "classical"
+    post = layer.posterior or {}
+    if post:
+        source = "posterior mean"
+        alpha = _mean_or(post.get("alpha"), alpha)
+        xmin = _mean_or(post.get("xmin"), xmin)
+        sigma_mp = _mean_or(
+            post.get("sigma_mp"), math.sqrt(sigma2) if sigma2 == sigma2 else math.nan
+        )
+        sigma2 = sigma_mp**2
+        lambda_plus = _mean_or(post.get("lambda_plus"), lambda_plus)
+    finite = evals[np.isfinite(evals)]
+    tail_mass = float(np.mean(finite >= xmin)) if finite.size and math.isfinite(xmin) else math.nan
+    return LayerCurves(
+        name=layer.name,
+        eigenvalues=finite,
+        N=int(spectrum.N),
+        Q=float(spectrum.Q),
+        sigma2=sigma2,
+        lambda_plus=lambda_plus,
+        alpha=alpha,
+        xmin=xmin,
+        tail_mass=tail_mass,
+        source=source,
+        predictive=tuple(analysis.predictive.get(layer.name, ())),
+        ci_prob=float(analysis.ci_prob),
+    )
+
+
+def _get(obj: Any, name: str) -> float:
+    value = getattr(obj, name, None) if obj is not None else None
+    return float(value) if value is not None else math.nan
+
+
+def _mean_or(est: Any, default: float) -> float:
+    if est is None or not math.isfinite(est.mean):
+        return default
+    return float(est.mean)
+
+
+# ----------------------------------------------------------------------------- densities
+
+
+def mp_density(x: np.ndarray, sigma2: float, N: int, Q: float) -> np.ndarray:
+    """Marchenko-Pastur density in raw eigenvalue units (lambda = N * eigenvalue of W^T W / N)."""
+    edge_lo = N * sigma2 * (1 - Q**-0.5) ** 2
+    edge_hi = N * sigma2 * (1 + Q**-0.5) ** 2
+    inside = (x > edge_lo) & (x < edge_hi)
+    out = np.zeros_like(x)
+    xi = x[inside]
+    out[inside] = Q * np.sqrt((edge_hi - xi) * (xi - edge_lo)) / (2 * np.pi * sigma2 * N * xi)
+    return out
+
+
+def power_law_density(x: np.ndarray, alpha: float, xmin: float, mass: float) -> np.ndarray:
+    """``mass * (alpha - 1) / xmin * (x / xmin) ** -alpha`` on ``x >= xmin`` (zero below)."""
+    out = np.full_like(x, np.nan)
+    above = x >= xmin
+    out[above] = mass * (alpha - 1) / xmin * (x[above] / xmin) ** -alpha
+    return out
+
+
+def _bins(evals: np.ndarray, log: bool) -> np.ndarray:
+    n_bins = int(min(MAX_BINS, max(10, 2 * math.sqrt(evals.size))))
+    if log:
+        positive = evals[evals > 0]
+        lo, hi = positive.min(), positive.max()
+        if hi <= lo:
+            hi = lo * 1.01
+        return np.geomspace(lo, hi * 1.0001, n_bins + 1)
+    lo, hi = float(evals.min()), float(evals.max())
+    return np.linspace(lo, hi if hi > lo else lo + 1.0, n_bins + 1)
+
+
+def _density(values: np.ndarray, bins: np.ndarray, total: float) -> np.ndarray:
+    counts, _ = np.histogram(values, bins=bins)
+    return counts / (total * np.diff(bins))
+
+
+def predictive_band(
+    predictive: Any, bins: np.ndarray, num_evals: int, ci_prob: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise ``ci_prob`` band of the ESD density over posterior predictive draws."""
+    draws = np.asarray(predictive.draws, dtype=np.float64)
+    n_obs = draws.shape[1]
+    total = n_obs / max(predictive.mass, 1e-300)
+    dens = np.stack([_density(d, bins, total) for d in draws])
+    tail = (1 - ci_prob) / 2
+    low, high = np.quantile(dens, [tail, 1 - tail], axis=0)
+    return low, high
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1) -> tuple[Any, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _fit_layout(fig: Any, *, top: float = 0.88, right: float = 0.98, wspace: float = 0.28) -> None:
+    """Fixed margins: a layout engine would redraw the figure several times (slow)."""
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=0.85 / width, right=right, bottom=0.55 / height, top=top, wspace=wspace
+    )
+
+
+def _plain_log_axes(ax: Any) -> None:
+    """Log-log axes with plain-text major tick labels and no minor ticks (mathtext is slow)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=7))
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_locator(NullLocator())
+
+
+def esd_figure(curves: LayerCurves) -> Any:
+    """Two panels: the ESD on log-log axes (left) and on linear axes (right), with fitted curves."""
+    fig, axes = _new_figure(9.0, 3.3, ncols=2)
+    evals = curves.eigenvalues
+    fig.suptitle(
+        f"{curves.name}   (N={curves.N}, Q={curves.Q:.3g}, curves: {curves.source})", fontsize=9
+    )
+    for ax, log in ((axes[0, 0], True), (axes[0, 1], False)):
+        if not evals.size or (log and not np.any(evals > 0)):
+            ax.text(
+                0.5,
+                0.5,
+                "no positive eigenvalues",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
+            continue
+        bins = _bins(evals, log)
+        dens = _density(evals, bins, evals.size)
+        ax.stairs(dens, bins, fill=True, color="#b0bec5", label="ESD (histogram)")
+        _draw_band(ax, curves, bins)
+        grid = np.geomspace(bins[0], bins[-1], 400) if log else np.linspace(bins[0], bins[-1], 400)
+        _draw_fitted(ax, curves, grid)
+        if log:
+            _plain_log_axes(ax)
+            positive = dens[dens > 0]
+            if positive.size:
+                ax.set_ylim(positive.min() / 3, positive.max() * 3)
+        ax.set_xlabel("eigenvalue λ (squared singular value of W)")
+        ax.set_ylabel("density (per unit λ)")
+        ax.set_title("log-log" if log else "linear", fontsize=9)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        axes[0, 1].legend(handles, labels, fontsize=7, loc="upper right")
+    _fit_layout(fig, top=0.86, wspace=0.3)
+    return fig
+
+
+def _draw_band(ax: Any, curves: LayerCurves, bins: np.ndarray) -> None:
+    colours = ("#1e88e5", "#e53935", "#43a047")
+    for colour, pred in zip(colours, curves.predictive, strict=False):
+        low, high = predictive_band(pred, bins, curves.eigenvalues.size, curves.ci_prob)
+        pct = int(round(curves.ci_prob * 100))
+        ax.stairs(
+            high,
+            bins,
+            baseline=low,
+            fill=True,
+            alpha=0.3,
+            color=colour,
+            label=f"{pct}% predictive band: {pred.likelihood}",
+        )
+
+
+def _draw_fitted(ax: Any, curves: LayerCurves, grid: np.ndarray) -> None:
+    if math.isfinite(curves.sigma2) and curves.sigma2 > 0:
+        ax.plot(
+            grid,
+            mp_density(grid, curves.sigma2, curves.N, curves.Q),
+            color="#1565c0",
+            lw=1.3,
+            label=f"MP fit (σ={math.sqrt(curves.sigma2):.3g})",
+        )
+    if math.isfinite(curves.lambda_plus):
+        ax.axvline(
+            curves.lambda_plus,
+            color="#1565c0",
+            ls="--",
+            lw=0.9,
+            label=f"λ+ = {curves.lambda_plus:.3g}",
+        )
+    if math.isfinite(curves.alpha) and math.isfinite(curves.xmin) and curves.alpha > 1:
+        ax.plot(
+            grid,
+            power_law_density(grid, curves.alpha, curves.xmin, curves.tail_mass),
+            color="#c62828",
+            lw=1.3,
+            label=f"power law (α={curves.alpha:.3g})",
+        )
+        ax.axvline(curves.xmin, color="#c62828", ls=":", lw=0.9, label=f"xmin = {curves.xmin:.3g}")
+
+
+def alpha_figure(analysis: Any) -> Any:
+    """Alpha per layer: posterior mean and credible interval (full) or classical alpha +- 1 se."""
+    layers = [r for r in analysis.analysed if r.ok]
+    fig, axes = _new_figure(max(6.0, min(14.0, 0.25 * len(layers) + 4)), 3.6)
+    ax = axes[0, 0]
+    idx = np.array([r.layer_id for r in layers], dtype=float)
+    pct = int(round(analysis.ci_prob * 100))
+    if analysis.fast:
+        y = np.array([_get(r.classical, "alpha") for r in layers])
+        se = np.array([_get(r.classical, "alpha_se") for r in layers])
+        ax.errorbar(
+            idx,
+            y,
+            yerr=se,
+            fmt="o",
+            ms=4,
+            capsize=2,
+            color="#c62828",
+            label="classical α ± 1 standard error",
+        )
+    else:
+        ests = [(r.posterior or {}).get("alpha") for r in layers]
+        y = np.array([e.mean if e else math.nan for e in ests])
+        lo = np.array([e.mean - e.ci_low if e else math.nan for e in ests])
+        hi = np.array([e.ci_high - e.mean if e else math.nan for e in ests])
+        ax.errorbar(
+            idx,
+            y,
+            yerr=np.vstack([lo, hi]),
+            fmt="o",
+            ms=4,
+            capsize=2,
+            color="#c62828",
+            label=f"posterior mean α, {pct}% credible interval",
+        )
+        classical = np.array([_get(r.classical, "alpha") for r in layers])
+        ax.plot(idx, classical, "x", color="#424242", ms=5, label="classical α (Clauset MLE)")
+    ax.axhspan(2, 6, color="#e8f5e9", zorder=0, label="2 ≤ α ≤ 6 (well-trained range, HT-SR)")
+    ax.set_xlabel("layer id (see the layer table)")
+    ax.set_ylabel("power-law exponent α (dimensionless)")
+    ax.set_title("Power-law exponent α per layer", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    _fit_layout(fig, top=0.91)
+    return fig
+
+
+def phase_figure(analysis: Any) -> Any | None:
+    """Phase probabilities as stacked bars, one bar per layer (``None`` in fast mode)."""
+    layers = [r for r in analysis.analysed if r.phase]
+    if not layers:
+        return None
+    fig, axes = _new_figure(max(6.0, min(14.0, 0.25 * len(layers) + 4)), 3.6)
+    ax = axes[0, 0]
+    idx = np.array([r.layer_id for r in layers], dtype=float)
+    bottom = np.zeros(len(layers))
+    for phase in PHASES:
+        p = np.array([float((r.phase["probabilities"] or {}).get(phase) or 0.0) for r in layers])
+        ax.bar(
+            idx,
+            p,
+            bottom=bottom,
+            color=PHASE_COLOURS[phase],
+            width=0.85,
+            label=phase.replace("_", "-"),
+        )
+        bottom += p
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("layer id (see the layer table)")
+    ax.set_ylabel("posterior probability")
+    ax.set_title("Phase probabilities per layer", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _fit_layout(fig, top=0.91, right=1 - 1.5 / fig.get_size_inches()[0])
+    return fig
+
+
+def network_figure(analysis: Any) -> Any:
+    """Network summary: spectral norms and stable ranks per layer, and the network metrics."""
+    layers = [r for r in analysis.analysed if r.ok and r.metrics]
+    fig, axes = _new_figure(11.0, 3.4, ncols=3)
+    idx = np.array([r.layer_id for r in layers], dtype=float)
+    ax = axes[0, 0]
+    ax.plot(idx, [r.metrics["log_spectral_norm"] for r in layers], "o-", ms=3, label="log10 λ_max")
+    ax.plot(idx, [r.metrics["log_norm"] for r in layers], "s-", ms=3, label="log10 ||W||_F²")
+    ax.set_xlabel("layer id")
+    ax.set_ylabel("log10 (raw eigenvalue units)")
+    ax.set_title("Norms per layer", fontsize=10)
+    ax.legend(fontsize=7)
+    ax = axes[0, 1]
+    ax.plot(
+        idx,
+        [r.metrics["stable_rank"] for r in layers],
+        "o-",
+        ms=3,
+        color="#6d4c41",
+        label="stable rank",
+    )
+    ax.set_xlabel("layer id")
+    ax.set_ylabel("stable rank ||W||_F² / λ_max")
+    ax.set_title("Stable rank per layer", fontsize=10)
+    ax.legend(fontsize=7)
+    _network_metrics_panel(axes[0, 2], analysis)
+    _fit_layout(fig, top=0.9, wspace=0.42)
+    return fig
+
+
+def _network_metrics_panel(ax: Any, analysis: Any) -> None:
+    pct = int(round(analysis.ci_prob * 100))
+    summary = analysis.network_summary or {}
+    items = [(k, e) for k, e in summary.items() if e is not None and math.isfinite(e.mean)]
+    if items:
+        y = np.arange(len(items))
+        means = np.array([e.mean for _, e in items])
+        err = np.vstack(
+            [[e.mean - e.ci_low for _, e in items], [e.ci_high - e.mean for _, e in items]]
+        )
+        ax.errorbar(
+            means,
+            y,
+            xerr=err,
+            fmt="o",
+            capsize=3,
+            color="#c62828",
+            label=f"posterior mean, {pct}% CI",
+        )
+        ax.set_yticks(y, [k for k, _ in items], fontsize=7)
+        ax.set_xlabel("value (metric's own units)")
+        ax.set_title("Network metrics (posterior)", fontsize=10)
+        ax.legend(fontsize=7)
+        return
+    fitted = [r for r in analysis.analysed if r.ok and r.classical is not None and r.classical.ok]
+    alphas = np.array([r.classical.alpha for r in fitted], dtype=float)
+    alphas = alphas[np.isfinite(alphas)]
+    if alphas.size:
+        ax.hist(alphas, bins=min(20, max(5, alphas.size)), color="#ef9a9a", label="classical α")
+        ax.axvline(
+            float(np.mean(alphas)),
+            color="#c62828",
+            ls="--",
+            label=f"mean α = {np.mean(alphas):.3g}",
+        )
+        ax.legend(fontsize=7)
+    ax.set_xlabel("power-law exponent α")
+    ax.set_ylabel("number of layers")
+    ax.set_title("Distribution of α (classical)", fontsize=10)
+
+
+def render_png(fig: Any) -> bytes:
+    """The figure as PNG bytes (``DPI`` dots per inch)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def plot_filename(layer: Any) -> str:
+    """``layers/<id>-<safe name>.png``: a unique, filesystem-safe name for a layer's figure."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", layer.name).strip("._")[:80] or "layer"
+    return f"layers/{layer.layer_id:04d}-{safe}.png"
+
+
+def all_figures(analysis: Any, layers: Sequence[Any] | None = None) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(relative path, PNG bytes)`` for every figure of the report."""
+    yield "network.png", render_png(network_figure(analysis))
+    yield "alpha.png", render_png(alpha_figure(analysis))
+    phase = phase_figure(analysis)
+    if phase is not None:
+        yield "phases.png", render_png(phase)
+    for layer in layers if layers is not None else analysis.analysed:
+        curves = layer_curves(analysis, layer)
+        if curves is not None and curves.eigenvalues.size:
+            yield plot_filename(layer), render_png(esd_figure(curves))
