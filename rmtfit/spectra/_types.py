@@ -14,7 +14,16 @@ import numpy as np
 
 __all__ = ["Spectrum", "Spectra", "Skipped"]
 
-LAYER_KINDS = ("linear", "conv1d", "conv2d", "conv_slice", "embedding", "conv1d_gpt2", "qkv", "matrix")
+LAYER_KINDS = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv_slice",
+    "embedding",
+    "conv1d_gpt2",
+    "qkv",
+    "matrix",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,10 +96,22 @@ class Spectrum:
         if not isinstance(other, Spectrum):
             return NotImplemented
         return (
-            (self.name, self.kind, self.N, self.M, self.scaling, self.source, self.num_slices)
-            == (other.name, other.kind, other.N, other.M, other.scaling, other.source, other.num_slices)
-            and np.array_equal(self.eigenvalues, other.eigenvalues)
-        )
+            self.name,
+            self.kind,
+            self.N,
+            self.M,
+            self.scaling,
+            self.source,
+            self.num_slices,
+        ) == (
+            other.name,
+            other.kind,
+            other.N,
+            other.M,
+            other.scaling,
+            other.source,
+            other.num_slices,
+        ) and np.array_equal(self.eigenvalues, other.eigenvalues)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -156,6 +177,35 @@ class Spectra(Sequence[Spectrum]):
     def failed(self) -> tuple[Skipped, ...]:
         """Layers that should have been analysed but failed, with reasons."""
         return tuple(s for s in self.skipped if s.failed)
+
+    def to_xarray(self):
+        """The spectra as an ``xarray.Dataset`` (coordinate ``layer``; NaN-padded ``eigenvalues``).
+
+        See :mod:`rmtfit.spectra._netcdf` for the layout.
+        """
+        from rmtfit.spectra._netcdf import to_xarray
+
+        return to_xarray(self)
+
+    @classmethod
+    def from_xarray(cls, ds) -> Spectra:
+        """Rebuild spectra from a Dataset made by :meth:`to_xarray`."""
+        from rmtfit.spectra._netcdf import from_xarray
+
+        return from_xarray(ds)
+
+    def to_netcdf(self, path):
+        """Write the spectra to a netCDF file, atomically (temp file + ``os.replace``)."""
+        from rmtfit.spectra._netcdf import save_spectra
+
+        return save_spectra(self, path)
+
+    @classmethod
+    def from_netcdf(cls, path) -> Spectra:
+        """Read spectra written by :meth:`to_netcdf`; they compare equal to the ones written."""
+        from rmtfit.spectra._netcdf import read_spectra
+
+        return read_spectra(path)
 
     def __repr__(self) -> str:
         return (
