@@ -103,9 +103,8 @@ class EigenSolver:
             return np.empty((0, 0))
         kernel = _KERNELS[self.backend]
         evals = kernel(matrices, self.device, self.method)
-        evals = np.asarray(evals, dtype=np.float64)
-        np.maximum(evals, 0.0, out=evals)  # Gram rounding can leave -1e-17 where 0 is exact
-        return evals
+        # Gram rounding can leave -1e-17 where 0 is exact (this also copies read-only outputs)
+        return np.maximum(np.asarray(evals, dtype=np.float64), 0.0)
 
     def batch_size(self, shape: tuple[int, int]) -> int:
         """How many ``shape`` matrices fit in one batch under the memory budget (at least 1)."""

@@ -1,0 +1,101 @@
+"""Eigensolvers: agreement with numpy's SVD, batching, backends, option checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from spectra_helpers import assert_close_to_max, svd_eigenvalues
+
+from rmtfit.spectra import eigenvalues, load_spectra
+from rmtfit.spectra.eigen import BatchQueue, make_solver
+
+SHAPES = [(60, 25), (25, 60), (40, 40), (1, 7), (7, 1), (150, 150)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_gram_path_matches_svd_to_1e10_of_max(shape, backend, rng):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    w = rng.standard_normal(shape) * rng.uniform(0.1, 3.0, size=shape[1])
+    got = eigenvalues(w, backend=backend, device="cpu")
+    assert got.dtype == np.float64
+    assert np.all(np.diff(got) >= 0), "eigenvalues must be ascending"
+    assert_close_to_max(got, svd_eigenvalues(w))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_svd_path_matches_each_eigenvalue_to_rtol_1e10(shape, backend, rng):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    w = rng.standard_normal(shape)
+    got = eigenvalues(w, backend=backend, device="cpu", method="svd")
+    np.testing.assert_allclose(got, svd_eigenvalues(w), rtol=1e-10, atol=0)
+
+
+def test_svd_path_resolves_rank_collapse_that_gram_cannot(rng):
+    """Near zero the Gram path is limited to ~eps * lambda_max; the SVD path is not."""
+    w = rng.standard_normal((80, 3)) @ rng.standard_normal((3, 30))  # rank 3
+    svd = eigenvalues(w, method="svd")
+    gram = eigenvalues(w, method="gram")
+    assert np.all(gram >= 0), "Gram rounding below zero must be clipped"
+    assert np.max(svd[:-3]) < 1e-25 * svd[-1]
+    assert np.max(gram[:-3]) < 1e-12 * gram[-1]
+    np.testing.assert_allclose(gram[-3:], svd[-3:], rtol=1e-12)
+
+
+def test_stack_is_solved_per_matrix(rng):
+    stack = rng.standard_normal((6, 30, 12))
+    together = eigenvalues(stack)
+    assert together.shape == (6, 12)
+    for w, row in zip(stack, together, strict=True):
+        assert_close_to_max(row, svd_eigenvalues(w), rel=1e-12)
+        np.testing.assert_array_equal(row, eigenvalues(w))
+
+
+def test_batches_under_a_small_memory_budget_give_the_same_spectra(rng):
+    weights = {f"l{i}.weight": rng.standard_normal((50, 20)) for i in range(7)}
+    weights["big.weight"] = rng.standard_normal((200, 90))
+    default = load_spectra(weights)
+    tiny = load_spectra(weights, batch_bytes=20_000)  # forces one matrix per batch and flushes
+    assert tiny == default
+    solver = make_solver(batch_bytes=20_000)
+    assert solver.batch_size((50, 20)) == 1
+    assert make_solver().batch_size((50, 20)) > 7
+
+
+def test_queue_reports_a_failing_matrix_and_solves_the_rest(rng):
+    """A matrix the solver chokes on is failed alone; the others of its batch are solved."""
+    queue = BatchQueue(make_solver())
+    good = rng.standard_normal((1, 10, 4))
+    bad = np.full((1, 10, 4), np.nan)
+    queue.add("good", good)
+    queue.add("bad", bad)
+    queue.flush()
+    assert_close_to_max(queue.results["good"][0], svd_eigenvalues(good[0]))
+    if "bad" in queue.errors:  # LAPACK either raises or returns NaN; both must not hurt "good"
+        assert "eigensolver failed" in queue.errors["bad"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"backend": "cupy"}, "backend"),
+        ({"device": "tpu"}, "device"),
+        ({"method": "qr"}, "method"),
+        ({"backend": "numpy", "device": "cuda"}, "CPU only"),
+    ],
+)
+def test_invalid_solver_options_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_solver(**kwargs)
+
+
+def test_cuda_without_a_gpu_is_a_clear_error():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        make_solver(backend="torch", device="cuda")
+    assert make_solver(backend="torch", device="auto").device == "cpu"
