@@ -222,7 +222,8 @@ def esd_figure(curves: LayerCurves) -> Any:
             continue
         bins = _bins(evals, log)
         dens = _density(evals, bins, evals.size)
-        ax.stairs(dens, bins, fill=True, color="#b0bec5", label="ESD (histogram)")
+        ax.stairs(dens, bins, fill=True, color="#eceff1", zorder=1)
+        ax.stairs(dens, bins, color="#263238", lw=1.1, zorder=3, label="ESD (histogram)")
         _draw_band(ax, curves, bins)
         grid = np.geomspace(bins[0], bins[-1], 400) if log else np.linspace(bins[0], bins[-1], 400)
         _draw_fitted(ax, curves, grid)
@@ -251,8 +252,9 @@ def _draw_band(ax: Any, curves: LayerCurves, bins: np.ndarray) -> None:
             bins,
             baseline=low,
             fill=True,
-            alpha=0.3,
+            alpha=0.35,
             color=colour,
+            zorder=2,
             label=f"{pct}% predictive band: {pred.likelihood}",
         )
 
@@ -283,6 +285,12 @@ def _draw_fitted(ax: Any, curves: LayerCurves, grid: np.ndarray) -> None:
             label=f"power law (α={curves.alpha:.3g})",
         )
         ax.axvline(curves.xmin, color="#c62828", ls=":", lw=0.9, label=f"xmin = {curves.xmin:.3g}")
+
+
+def _integer_locator() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def alpha_figure(analysis: Any) -> Any:
@@ -323,6 +331,7 @@ def alpha_figure(analysis: Any) -> Any:
         classical = np.array([_get(r.classical, "alpha") for r in layers])
         ax.plot(idx, classical, "x", color="#424242", ms=5, label="classical α (Clauset MLE)")
     ax.axhspan(2, 6, color="#e8f5e9", zorder=0, label="2 ≤ α ≤ 6 (well-trained range, HT-SR)")
+    ax.xaxis.set_major_locator(_integer_locator())
     ax.set_xlabel("layer id (see the layer table)")
     ax.set_ylabel("power-law exponent α (dimensionless)")
     ax.set_title("Power-law exponent α per layer", fontsize=10)
@@ -352,6 +361,7 @@ def phase_figure(analysis: Any) -> Any | None:
         )
         bottom += p
     ax.set_ylim(0, 1)
+    ax.xaxis.set_major_locator(_integer_locator())
     ax.set_xlabel("layer id (see the layer table)")
     ax.set_ylabel("posterior probability")
     ax.set_title("Phase probabilities per layer", fontsize=10)
@@ -368,6 +378,7 @@ def network_figure(analysis: Any) -> Any:
     ax = axes[0, 0]
     ax.plot(idx, [r.metrics["log_spectral_norm"] for r in layers], "o-", ms=3, label="log10 λ_max")
     ax.plot(idx, [r.metrics["log_norm"] for r in layers], "s-", ms=3, label="log10 ||W||_F²")
+    ax.xaxis.set_major_locator(_integer_locator())
     ax.set_xlabel("layer id")
     ax.set_ylabel("log10 (raw eigenvalue units)")
     ax.set_title("Norms per layer", fontsize=10)
@@ -381,12 +392,13 @@ def network_figure(analysis: Any) -> Any:
         color="#6d4c41",
         label="stable rank",
     )
+    ax.xaxis.set_major_locator(_integer_locator())
     ax.set_xlabel("layer id")
     ax.set_ylabel("stable rank ||W||_F² / λ_max")
     ax.set_title("Stable rank per layer", fontsize=10)
     ax.legend(fontsize=7)
     _network_metrics_panel(axes[0, 2], analysis)
-    _fit_layout(fig, top=0.9, wspace=0.42)
+    _fit_layout(fig, top=0.9, wspace=0.42, right=1 - 1.2 / fig.get_size_inches()[0])
     return fig
 
 
@@ -410,6 +422,8 @@ def _network_metrics_panel(ax: Any, analysis: Any) -> None:
             label=f"posterior mean, {pct}% CI",
         )
         ax.set_yticks(y, [k for k, _ in items], fontsize=7)
+        ax.yaxis.tick_right()
+        ax.set_ylim(-0.5, len(items) - 0.5)
         ax.set_xlabel("value (metric's own units)")
         ax.set_title("Network metrics (posterior)", fontsize=10)
         ax.legend(fontsize=7)
