@@ -1,0 +1,552 @@
+"""The 5+1 phases of training (Martin & Mahoney 2019, 2021) as posterior probabilities per layer.
+
+The papers assign phases by eye; rmtfit states each phase as a condition on the posterior of a
+fitted likelihood and averages the conditions over the likelihoods with their stacking weights:
+
+.. math::
+
+    P(\\text{phase}) = P_{RC}\\,[\\text{phase} = RC]
+      + (1 - P_{RC}) \\sum_k w_k\\, P_k(\\text{phase condition} \\mid \\text{data}),
+
+where ``w_k`` are the stacking weights of the full-spectrum likelihoods (:func:`rmtfit.compare`),
+``P_k`` is the fraction of posterior draws of likelihood ``k`` that meet the phase's condition, and
+``P_RC`` is the probability of Rank-collapse, read from the spectrum alone:
+
+* **Rank-collapse (+1)** is a property of the eigenvalues, not of a fitted density: eigenvalue
+  ``i`` is numerically zero when its singular value is below ``max(N, M) * eps_float32 * s_max``
+  (the default tolerance of ``numpy.linalg.matrix_rank`` in the precision of the stored weights).
+  With ``n0`` zeros among ``n`` eigenvalues and a Jeffreys prior, the zero fraction ``f`` has
+  posterior ``Beta(n0 + 1/2, n - n0 + 1/2)`` and ``P_RC = P(f > rank_collapse_fraction)``. The other
+  five phases share the remaining ``1 - P_RC`` (a collapsed layer's fits describe its non-zero part).
+* **MP-kind likelihoods** (MP bulk + spikes) give, per draw, the bulk edge ``lambda_+`` and the
+  Tracy-Widom scale ``s``; the TW band is ``(lambda_+, T]`` with ``T = lambda_+ + c s`` and ``c`` the
+  ``tw_band_prob`` quantile of the largest of ``num_slices`` TW1 variables. A draw is
+  *Bulk+Spikes* when at least one eigenvalue lies beyond ``T`` (its spike count ``K`` is the number
+  of them), else *Bleeding-out* when more than ``edge_excess_per_slice * num_slices`` eigenvalues lie
+  inside the band (mass just above the edge that is not separated: exactly the eigenvalues whose
+  spike membership the mixture cannot decide), else *Random-like*.
+* **Tail-kind likelihoods** (bulk + power-law tail) give, per draw, the exponent ``alpha``:
+  *Heavy-tailed* when ``alpha <= alpha_heavy``, *Bulk-decay* when ``alpha_heavy < alpha <=
+  alpha_random``, and *Random-like* above (a tail that steep is an MP edge, not a power law).
+
+Every number lives in :data:`THRESHOLDS` with its source; ``docs/phases.md`` gives the table and
+its calibration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rmtfit.compare import (
+    POSTERIOR_VARIABLES,
+    Comparison,
+    LayerFits,
+    compare,
+    likelihood_family,
+    likelihood_kind,
+)
+
+__all__ = [
+    "PHASES",
+    "PHASE_LABELS",
+    "Threshold",
+    "THRESHOLDS",
+    "PhaseResult",
+    "PhaseSummary",
+    "phase_probabilities",
+    "network_phases",
+    "summarize_phases",
+    "rank_collapse_probability",
+    "posterior_draws",
+]
+
+PHASES: tuple[str, ...] = (
+    "random_like",
+    "bleeding_out",
+    "bulk_spikes",
+    "bulk_decay",
+    "heavy_tailed",
+    "rank_collapse",
+)
+"""The 5+1 phases in order of increasing self-regularization, Rank-collapse last."""
+
+PHASE_LABELS: dict[str, str] = {
+    "random_like": "Random-like",
+    "bleeding_out": "Bleeding-out",
+    "bulk_spikes": "Bulk+Spikes",
+    "bulk_decay": "Bulk-decay",
+    "heavy_tailed": "Heavy-tailed",
+    "rank_collapse": "Rank-collapse",
+}
+
+_MAIN = PHASES[:5]
+_EPS_FLOAT32 = float(np.finfo(np.float32).eps)
+# Chiani (2014) shifted-gamma approximation of TW1: TW1 ~ Gamma(k, theta) - shift.
+_TW1_GAMMA = (46.446, 0.186054, 9.84801)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One number of the phase rules, with where it comes from."""
+
+    name: str
+    value: float
+    rule: str
+    source: str
+
+
+THRESHOLDS: dict[str, Threshold] = {
+    t.name: t
+    for t in (
+        Threshold(
+            "rank_zero_eps",
+            _EPS_FLOAT32,
+            "eigenvalue i is zero when sqrt(lambda_i) < max(N, M) * eps * sqrt(lambda_max)",
+            "numpy.linalg.matrix_rank default tolerance (also WeightWatcher's rank_loss), with the "
+            "float32 eps of stored weights. Calibration: Gaussian and Pareto mu = 1 matrices "
+            "(N <= 1000) have < 2% such eigenvalues; low-rank products in float32 have all.",
+        ),
+        Threshold(
+            "rank_collapse_fraction",
+            0.10,
+            "P_RC = P(zero fraction > 0.10) under Beta(n0 + 1/2, n - n0 + 1/2)",
+            "M&M 2021 ('a large mass at 0'): chosen as 10%, far above what MP with Q = 1 puts below "
+            "the zero tolerance (< 0.5% for N >= 200); to be checked on models/.",
+        ),
+        Threshold(
+            "tw_band_prob",
+            0.999,
+            "T = lambda_+ + c s with c the 0.999 quantile of max of num_slices TW1 variables",
+            "Tracy-Widom edge (Johnstone 2001), TW1 by Chiani's (2014) shifted gamma: c = 3.25 for "
+            "one slice. Simulated Gaussian N x M (N <= 1000): P(lambda_1 > T) <= 1%.",
+        ),
+        Threshold(
+            "edge_excess_per_slice",
+            1.0,
+            "Bleeding-out when #{lambda_+ < lambda_i <= T} > 1 * num_slices (and nothing beyond T)",
+            "Simulated Gaussian N x M with known sigma: P(lambda_1 > lambda_+) = 0.13-0.20, "
+            "P(lambda_2 > lambda_+) <= 0.003, so two eigenvalues above the edge are not TW noise.",
+        ),
+        Threshold(
+            "alpha_heavy",
+            4.0,
+            "Heavy-tailed when alpha <= 4 (tail-kind likelihoods)",
+            "M&M 2019 (seed table: 2 < mu < 4 gives fitted alpha up to about 4) and DESIGN.md: "
+            "Heavy-tailed alpha about 2-4 (moderate) or below 2 (very heavy).",
+        ),
+        Threshold(
+            "alpha_very_heavy",
+            2.0,
+            "reported as p_very_heavy = P(alpha < 2); not a separate phase",
+            "M&M 2019: mu < 2 gives alpha = 1 + mu / 2 < 2 (very heavy-tailed universality class); "
+            "WeightWatcher flags alpha < 2 as over-trained.",
+        ),
+        Threshold(
+            "alpha_random",
+            8.0,
+            "Bulk-decay when 4 < alpha <= 8; alpha > 8 counts as Random-like",
+            "DESIGN.md: Bulk-decay alpha 'about 4 to 6+'; WeightWatcher flags alpha > 6 as "
+            "under-trained. 8 leaves the 6-8 range to Bulk-decay; to be checked on models/.",
+        ),
+    )
+}
+"""The single table of phase thresholds (override per call with ``thresholds={name: value}``)."""
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """Phase probabilities of one layer.
+
+    ``probabilities`` maps every name of :data:`PHASES` to its probability (they sum to 1);
+    ``model_probabilities`` gives, per likelihood, the probabilities of the five phases other than
+    Rank-collapse under that likelihood alone; ``num_spikes`` is the distribution of the number of
+    eigenvalues beyond the TW band under the MP-kind likelihoods (their weights renormalised).
+    """
+
+    layer: str
+    probabilities: Mapping[str, float]
+    map_phase: str
+    p_rank_collapse: float
+    zero_fraction: float
+    model_weights: Mapping[str, float]
+    model_kinds: Mapping[str, str]
+    model_probabilities: Mapping[str, Mapping[str, float]]
+    num_spikes: Mapping[int, float]
+    p_very_heavy: float
+    notes: tuple[str, ...] = ()
+
+    def __getitem__(self, phase: str) -> float:
+        return float(self.probabilities[phase])
+
+    @property
+    def num_spikes_mean(self) -> float:
+        if not self.num_spikes:
+            return float("nan")
+        return float(sum(k * p for k, p in self.num_spikes.items()))
+
+    @property
+    def num_spikes_map(self) -> int | None:
+        if not self.num_spikes:
+            return None
+        return int(max(self.num_spikes.items(), key=lambda kv: kv[1])[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "probabilities": {p: float(self.probabilities[p]) for p in PHASES},
+            "map_phase": self.map_phase,
+            "p_rank_collapse": self.p_rank_collapse,
+            "zero_fraction": self.zero_fraction,
+            "model_weights": dict(self.model_weights),
+            "model_kinds": dict(self.model_kinds),
+            "model_probabilities": {k: dict(v) for k, v in self.model_probabilities.items()},
+            "num_spikes": {str(k): v for k, v in self.num_spikes.items()},
+            "num_spikes_mean": self.num_spikes_mean,
+            "p_very_heavy": self.p_very_heavy,
+            "notes": list(self.notes),
+        }
+
+    def __repr__(self) -> str:
+        probs = ", ".join(f"{p}={self.probabilities[p]:.2f}" for p in PHASES)
+        return f"PhaseResult(layer={self.layer!r}, map={self.map_phase!r}, {probs})"
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    """Network-level phase summary: expected number of layers per phase and mean probabilities."""
+
+    layers: tuple[PhaseResult, ...]
+    failed: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def expected_counts(self) -> dict[str, float]:
+        return {p: float(sum(r.probabilities[p] for r in self.layers)) for p in PHASES}
+
+    @property
+    def mean_probabilities(self) -> dict[str, float]:
+        n = len(self.layers)
+        return {p: (c / n if n else float("nan")) for p, c in self.expected_counts.items()}
+
+    @property
+    def map_counts(self) -> dict[str, int]:
+        return {p: sum(r.map_phase == p for r in self.layers) for p in PHASES}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "num_layers": len(self.layers),
+            "expected_counts": self.expected_counts,
+            "mean_probabilities": self.mean_probabilities,
+            "map_counts": self.map_counts,
+            "layers": [r.to_dict() for r in self.layers],
+            "failed": dict(self.failed),
+        }
+
+    def to_table(self) -> Any:
+        """A ``pandas.DataFrame``: one row per layer, a column per phase plus ``map_phase``."""
+        import pandas as pd
+
+        rows = [
+            {"layer": r.layer, **r.probabilities, "map_phase": r.map_phase} for r in self.layers
+        ]
+        return pd.DataFrame(rows, columns=["layer", *PHASES, "map_phase"]).set_index("layer")
+
+
+# --- entry points -------------------------------------------------------------------------------
+
+
+def phase_probabilities(
+    idatas: Mapping[str, Any],
+    spectrum: Any,
+    *,
+    classical: Any = None,
+    comparison: Comparison | None = None,
+    weights: Mapping[str, float] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+) -> PhaseResult:
+    """Posterior probability of each of the 5+1 phases for one layer.
+
+    Parameters
+    ----------
+    idatas
+        Likelihood name -> ``InferenceData`` for this layer. Only full-spectrum likelihoods are
+        used; MP-kind ones need ``sigma2`` (or ``log_sigma2``, or ``lambda_plus``), tail-kind ones
+        ``alpha`` in their posterior (names: :data:`rmtfit.compare.POSTERIOR_VARIABLES`).
+    spectrum
+        The layer's :class:`rmtfit.Spectrum` (eigenvalues, N, M, num_slices).
+    classical
+        The layer's :class:`rmtfit.ClassicalFit`; only used for notes (may be ``None``).
+    comparison
+        A full-family :class:`rmtfit.compare.Comparison` of this layer; computed when omitted.
+    weights
+        Explicit model weights (likelihood name -> weight), instead of the comparison's.
+    thresholds
+        Overrides of :data:`THRESHOLDS` values by name.
+
+    Returns
+    -------
+    PhaseResult
+    """
+    values = _threshold_values(thresholds)
+    layer = str(spectrum.name)
+    full = {n: d for n, d in idatas.items() if likelihood_family(n, d) == "full"}
+    if not full:
+        raise ValueError(
+            f"layer {layer!r}: the phases need at least one full-spectrum likelihood fit "
+            f"(e.g. mp_spikes and spliced_pl); fitted here: {sorted(idatas)}."
+        )
+    model_weights = _model_weights(full, layer, comparison, weights)
+    kinds = {n: likelihood_kind(n, full[n]) for n in model_weights}
+    notes: list[str] = []
+    usable = {n: w for n, w in model_weights.items() if kinds[n] in ("mp", "tail")}
+    dropped = sorted(set(model_weights) - set(usable))
+    if dropped:
+        notes.append(f"likelihoods {dropped} are neither MP- nor tail-kind; left out of the phases")
+    total = sum(usable.values())
+    if total <= 0:
+        raise ValueError(
+            f"layer {layer!r}: no weight on an MP-kind or tail-kind likelihood "
+            f"(weights {dict(model_weights)}, kinds {kinds}); cannot assign phases."
+        )
+    usable = {n: w / total for n, w in usable.items()}
+    if not any(kinds[n] == "tail" for n in usable):
+        notes.append("no tail-kind likelihood: Bulk-decay and Heavy-tailed have probability 0")
+    if not any(kinds[n] == "mp" for n in usable):
+        notes.append("no MP-kind likelihood: Bleeding-out and Bulk+Spikes have probability 0")
+
+    per_model: dict[str, dict[str, float]] = {}
+    spikes: dict[int, float] = {}
+    very_heavy = 0.0
+    mp_total = sum(w for n, w in usable.items() if kinds[n] == "mp")
+    for name, w in usable.items():
+        if kinds[name] == "mp":
+            probs, counts = _mp_phase_probabilities(full[name], spectrum, values, layer, name)
+            for k, p in counts.items():
+                spikes[k] = spikes.get(k, 0.0) + p * w / mp_total
+        else:
+            probs, heavy2 = _tail_phase_probabilities(full[name], values, layer, name)
+            very_heavy += w * heavy2
+        per_model[name] = probs
+    zero_fraction, p_rc = rank_collapse_probability(spectrum, thresholds=values)
+    probabilities = {
+        p: (1.0 - p_rc) * sum(usable[n] * per_model[n][p] for n in usable) for p in _MAIN
+    }
+    probabilities["rank_collapse"] = p_rc
+    return PhaseResult(
+        layer=layer,
+        probabilities=probabilities,
+        map_phase=max(PHASES, key=lambda p: probabilities[p]),
+        p_rank_collapse=p_rc,
+        zero_fraction=zero_fraction,
+        model_weights=dict(usable),
+        model_kinds={n: kinds[n] for n in usable},
+        model_probabilities=per_model,
+        num_spikes=dict(sorted(spikes.items())),
+        p_very_heavy=(1.0 - p_rc) * very_heavy,
+        notes=tuple(notes + _classical_notes(classical)),
+    )
+
+
+def network_phases(
+    layers: Iterable[LayerFits] | Any,
+    *,
+    comparisons: Mapping[str, Comparison] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+) -> PhaseSummary:
+    """Phase probabilities of every layer and their network summary; a failing layer is kept in
+    ``PhaseSummary.failed`` with its reason and the others go on."""
+    from rmtfit.compare import layer_fits
+
+    results, failed = [], {}
+    for item in layer_fits(layers):
+        try:
+            results.append(
+                phase_probabilities(
+                    item.idatas,
+                    item.spectrum,
+                    classical=item.classical,
+                    comparison=(comparisons or {}).get(item.name),
+                    thresholds=thresholds,
+                )
+            )
+        except (ValueError, KeyError) as exc:
+            failed[item.name] = str(exc)
+    return PhaseSummary(layers=tuple(results), failed=failed)
+
+
+def summarize_phases(results: Iterable[PhaseResult]) -> PhaseSummary:
+    """Network summary of per-layer :class:`PhaseResult` values."""
+    return PhaseSummary(layers=tuple(results))
+
+
+# --- Rank-collapse ------------------------------------------------------------------------------
+
+
+def rank_collapse_probability(
+    spectrum: Any, *, thresholds: Mapping[str, float] | None = None
+) -> tuple[float, float]:
+    """``(zero_fraction, P_RC)``: the observed fraction of numerically zero eigenvalues and the
+    posterior probability that the zero fraction exceeds ``rank_collapse_fraction``."""
+    from scipy.stats import beta
+
+    values = _threshold_values(thresholds)
+    ev = np.asarray(spectrum.eigenvalues, dtype=np.float64)
+    n = ev.size
+    if n == 0:
+        raise ValueError(f"layer {spectrum.name!r}: empty spectrum, no phase can be assigned.")
+    top = float(np.max(ev))
+    tolerance = top * (max(spectrum.N, spectrum.M) * values["rank_zero_eps"]) ** 2
+    zeros = int(np.sum(ev <= tolerance)) if top > 0 else n
+    p = float(beta.sf(values["rank_collapse_fraction"], zeros + 0.5, n - zeros + 0.5))
+    return zeros / n, p
+
+
+# --- per-likelihood conditions ------------------------------------------------------------------
+
+
+def _mp_phase_probabilities(
+    idata: Any, spectrum: Any, values: Mapping[str, float], layer: str, name: str
+) -> tuple[dict[str, float], dict[int, float]]:
+    lambda_plus, tw_scale = _mp_edge_draws(idata, spectrum, layer, name)
+    slices = max(int(getattr(spectrum, "num_slices", 1) or 1), 1)
+    band = lambda_plus + _tw_quantile(values["tw_band_prob"] ** (1.0 / slices)) * tw_scale
+    ev = np.sort(np.asarray(spectrum.eigenvalues, dtype=np.float64))
+    beyond = ev.size - np.searchsorted(ev, band, side="right")
+    above_edge = ev.size - np.searchsorted(ev, lambda_plus, side="right")
+    in_band = above_edge - beyond
+    spikes = beyond >= 1
+    bleeding = ~spikes & (in_band > values["edge_excess_per_slice"] * slices)
+    probs = {p: 0.0 for p in _MAIN}
+    probs["bulk_spikes"] = float(np.mean(spikes))
+    probs["bleeding_out"] = float(np.mean(bleeding))
+    probs["random_like"] = float(np.mean(~spikes & ~bleeding))
+    counts, freq = np.unique(beyond, return_counts=True)
+    return probs, {int(k): float(f) / beyond.size for k, f in zip(counts, freq, strict=True)}
+
+
+def _tail_phase_probabilities(
+    idata: Any, values: Mapping[str, float], layer: str, name: str
+) -> tuple[dict[str, float], float]:
+    alpha = posterior_draws(idata, "alpha")
+    if alpha is None:
+        raise ValueError(
+            f"layer {layer!r}: tail-kind likelihood {name!r} has no posterior variable "
+            f"{POSTERIOR_VARIABLES['alpha']}; the phase rules need the tail exponent."
+        )
+    alpha = alpha.ravel()
+    probs = {p: 0.0 for p in _MAIN}
+    probs["heavy_tailed"] = float(np.mean(alpha <= values["alpha_heavy"]))
+    probs["bulk_decay"] = float(
+        np.mean((alpha > values["alpha_heavy"]) & (alpha <= values["alpha_random"]))
+    )
+    probs["random_like"] = float(np.mean(alpha > values["alpha_random"]))
+    return probs, float(np.mean(alpha < values["alpha_very_heavy"]))
+
+
+def _mp_edge_draws(
+    idata: Any, spectrum: Any, layer: str, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-draw MP edge ``lambda_+`` and Tracy-Widom scale, raw eigenvalue units."""
+    n_rows, q = float(spectrum.N), float(spectrum.Q)
+    edge_factor = (1.0 + q**-0.5) ** 2
+    sigma2 = posterior_draws(idata, "sigma2")
+    if sigma2 is None:
+        log_sigma2 = posterior_draws(idata, "log_sigma2")
+        sigma2 = None if log_sigma2 is None else np.exp(log_sigma2)
+    lambda_plus = posterior_draws(idata, "lambda_plus")
+    if sigma2 is None and lambda_plus is None:
+        wanted = POSTERIOR_VARIABLES["sigma2"] + POSTERIOR_VARIABLES["log_sigma2"]
+        raise ValueError(
+            f"layer {layer!r}: MP-kind likelihood {name!r} has none of the posterior variables "
+            f"{wanted + POSTERIOR_VARIABLES['lambda_plus']}; the phase rules need the MP edge."
+        )
+    if sigma2 is None:
+        sigma2 = lambda_plus / (n_rows * edge_factor)
+    if lambda_plus is None:
+        lambda_plus = n_rows * sigma2 * edge_factor
+    tw_scale = sigma2 * n_rows ** (1.0 / 3.0) * (1.0 + q**-0.5) * (1.0 + q**0.5) ** (1.0 / 3.0)
+    return lambda_plus.ravel(), tw_scale.ravel()
+
+
+def _tw_quantile(prob: float) -> float:
+    from scipy.stats import gamma
+
+    shape, scale, shift = _TW1_GAMMA
+    return float(gamma.ppf(prob, shape, scale=scale) - shift)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def posterior_draws(idata: Any, quantity: str) -> np.ndarray | None:
+    """Draws of ``quantity`` (a key of ``POSTERIOR_VARIABLES``) as ``(chain * draw, ...)``.
+
+    The ``posterior`` group is searched first, then any other group except ``log_likelihood``,
+    ``observed_data`` and ``sample_stats``. ``None`` when absent.
+    """
+    groups = ["posterior"] + [
+        g
+        for g in idata.groups()
+        if g not in ("posterior", "log_likelihood", "observed_data", "sample_stats")
+    ]
+    for group_name in groups:
+        group = getattr(idata, group_name, None)
+        if group is None:
+            continue
+        for var in POSTERIOR_VARIABLES[quantity]:
+            if var in group.data_vars:
+                values = np.asarray(group[var].values, dtype=np.float64)
+                return values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])
+    return None
+
+
+def _threshold_values(overrides: Mapping[str, float] | None) -> dict[str, float]:
+    values = {name: t.value for name, t in THRESHOLDS.items()}
+    for name, value in (overrides or {}).items():
+        if name not in values:
+            raise ValueError(
+                f"unknown phase threshold {name!r}; the thresholds are {sorted(values)}."
+            )
+        values[name] = float(value)
+    return values
+
+
+def _model_weights(
+    full: Mapping[str, Any],
+    layer: str,
+    comparison: Comparison | None,
+    weights: Mapping[str, float] | None,
+) -> dict[str, float]:
+    if weights is not None:
+        chosen = {str(n): float(w) for n, w in weights.items()}
+        unknown = sorted(set(chosen) - set(full))
+        if unknown:
+            raise ValueError(
+                f"layer {layer!r}: weights name likelihoods {unknown} that have no full-spectrum "
+                f"fit here; fitted: {sorted(full)}."
+            )
+        if any(not np.isfinite(w) or w < 0 for w in chosen.values()) or sum(chosen.values()) <= 0:
+            raise ValueError(f"layer {layer!r}: weights {chosen} must be >= 0 with a positive sum.")
+        return chosen
+    if comparison is None:
+        comparison = compare(full, layer=layer, family="full")
+    if comparison.family != "full":
+        raise ValueError(
+            f"layer {layer!r}: the phases need the comparison of the full-spectrum likelihoods; "
+            f"got family {comparison.family!r}."
+        )
+    missing = sorted(set(comparison.weights) - set(full))
+    if missing:
+        raise ValueError(
+            f"layer {layer!r}: the comparison has {missing} but no fits were given for them."
+        )
+    return dict(comparison.weights)
+
+
+def _classical_notes(classical: Any) -> list[str]:
+    if classical is None or getattr(classical, "ok", True):
+        return []
+    return [f"classical fit: {getattr(classical, 'reason', '')}"]

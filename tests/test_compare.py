@@ -1,0 +1,242 @@
+"""Tests of rmtfit.compare: PSIS-LOO agrees with arviz.compare, families never mix, high k."""
+
+from __future__ import annotations
+
+import warnings
+
+import arviz as az
+import numpy as np
+import pytest
+import scipy.stats as st
+
+from rmtfit.compare import (
+    Comparison,
+    HighParetoKWarning,
+    LayerFits,
+    compare,
+    pseudo_bma_plus_weights,
+    stacking_weights,
+)
+
+SIGMA = 0.5
+
+
+def _normal_idata(y, mu_draws, sd, family="full"):
+    """A normal-mean model's InferenceData with exact posterior draws of mu."""
+    ll = st.norm.logpdf(y[None, None, :], mu_draws[..., None], sd)
+    return az.from_dict(
+        posterior={"mu": mu_draws},
+        log_likelihood={"obs": ll},
+        observed_data={"obs": y},
+        attrs={"family": family},
+    )
+
+
+def _three_models(seed=0, n=150):
+    rng = np.random.default_rng(seed)
+    y = rng.normal(1.0, 1.0, size=n)
+    post = lambda centre: rng.normal(centre, 1 / np.sqrt(n), size=(4, 500))  # noqa: E731
+    return y, {
+        "good": _normal_idata(y, post(y.mean()), 1.0),
+        "wide": _normal_idata(y, post(y.mean()), 1.15),
+        "shifted": _normal_idata(y, post(y.mean() + 0.2), 0.95),
+    }
+
+
+def _arviz_compare(idatas, **kwargs):
+    with warnings.catch_warnings():
+        # arviz 0.23 calls DataFrame.sort_values(inplace=True), deprecated in pandas 3
+        warnings.filterwarnings("ignore", message="The inplace keyword")
+        return az.compare(idatas, ic="loo", **kwargs)
+
+
+def test_loo_agrees_with_arviz_compare():
+    _, idatas = _three_models()
+    mine = compare(idatas, layer="fc1")
+    ref = _arviz_compare(idatas, method="stacking")
+    assert list(mine.names) == list(ref.index)
+    for score in mine.models:
+        row = ref.loc[score.name]
+        assert score.elpd_loo == pytest.approx(row["elpd_loo"], abs=1e-8)
+        assert score.se == pytest.approx(row["se"], abs=1e-8)
+        assert score.p_loo == pytest.approx(row["p_loo"], abs=1e-8)
+        assert score.elpd_diff == pytest.approx(row["elpd_diff"], abs=1e-8)
+        assert score.dse == pytest.approx(row["dse"], abs=1e-8)
+        assert score.rank == row["rank"]
+    # stacking: same weights up to the optimiser's tolerance, and a score at least as good
+    assert mine.weight_method == "stacking" and mine.reliable
+    for score in mine.models:
+        assert score.weight == pytest.approx(ref.loc[score.name, "weight"], abs=2e-3)
+    matrix = np.column_stack([s.elpd_i for s in mine.models])
+    ours = np.array([s.weight for s in mine.models])
+    theirs = ref.loc[list(mine.names), "weight"].to_numpy(dtype=float)
+    score = lambda w: np.sum(np.log(np.exp(matrix) @ w))  # noqa: E731
+    assert score(ours) >= score(theirs) - 1e-9
+
+
+def test_stacking_weights_survive_very_negative_log_densities():
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(-2000.0, 1.0, size=(100, 2))  # exp() underflows without the row shift
+    matrix[:, 1] -= 0.5
+    w = stacking_weights(matrix)
+    assert np.all(np.isfinite(w)) and w.sum() == pytest.approx(1.0)
+    assert w[0] > w[1]
+
+
+def test_a_single_model_gets_weight_one():
+    _, idatas = _three_models()
+    single = compare({"good": idatas["good"]})
+    assert single.weights == {"good": 1.0}
+    assert single.models[0].elpd_diff == 0.0
+
+
+def test_a_parameter_free_model_has_exact_loo_and_no_high_k():
+    y, idatas = _three_models()
+    fixed = st.norm.logpdf(y, 1.0, 1.0)
+    constant = az.from_dict(
+        posterior={"mu": np.ones((4, 500))},
+        log_likelihood={"obs": np.broadcast_to(fixed, (4, 500, y.size)).copy()},
+        observed_data={"obs": y},
+        attrs={"family": "full"},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = compare({"fixed": constant, "good": idatas["good"]})
+    assert result.reliable and result["fixed"].num_high_k == 0
+    assert result["fixed"].elpd_i == pytest.approx(fixed, abs=1e-12)
+
+
+def test_mixing_families_raises_naming_both_likelihoods():
+    y, idatas = _three_models()
+    tail = _normal_idata(y, idatas["good"].posterior["mu"].values, 1.0, family="tail")
+    with pytest.raises(
+        ValueError, match=r"'good' \(family 'full'\).*'tail_model' \(family 'tail'\)"
+    ):
+        compare({"good": idatas["good"], "tail_model": tail}, layer="fc1")
+    picked = compare({"good": idatas["good"], "tail_model": tail}, family="tail")
+    assert picked.names == ("tail_model",) and picked.family == "tail"
+
+
+def test_different_observations_in_one_family_raise_naming_both():
+    y, idatas = _three_models()
+    other = _normal_idata(y[:-1], idatas["good"].posterior["mu"].values, 1.0)
+    with pytest.raises(ValueError, match=r"'good' with 'other'.*150 vs 149"):
+        compare({"good": idatas["good"], "other": other}, layer="fc1")
+    shifted = _normal_idata(y + 1e-9, idatas["good"].posterior["mu"].values, 1.0)
+    with pytest.raises(ValueError, match="different observations"):
+        compare({"good": idatas["good"], "shifted": shifted})
+
+
+def test_unknown_family_and_method_are_clear_errors():
+    y, idatas = _three_models()
+    bare = az.from_dict(
+        posterior={"mu": np.zeros((2, 10))},
+        log_likelihood={"obs": np.zeros((2, 10, y.size))},
+        observed_data={"obs": y},
+    )
+    with pytest.raises(ValueError, match="cannot tell the family of likelihood 'my_model'"):
+        compare({"my_model": bare})
+    with pytest.raises(ValueError, match="method='bma'"):
+        compare(idatas, method="bma")
+
+
+def _outlier_models(seed=3, n=20):
+    """Normal mean, known sd, flat prior; the last observation is an outlier (high Pareto k)."""
+    rng = np.random.default_rng(seed)
+    y = np.append(rng.normal(0.0, SIGMA, size=n - 1), 6.0)
+    mu = rng.normal(y.mean(), SIGMA / np.sqrt(n), size=(4, 1000))
+    robust = st.t.logpdf(y[None, None, :], 3, mu[..., None], 1.5 * SIGMA)
+    idatas = {
+        "normal": _normal_idata(y, mu, SIGMA),
+        "robust": az.from_dict(
+            posterior={"mu": mu},
+            log_likelihood={"obs": robust},
+            observed_data={"obs": y},
+            attrs={"family": "full"},
+        ),
+    }
+    return y, idatas
+
+
+def _exact_loo_normal(y, index):
+    """Exact log p(y_i | y_-i) for the normal-mean model with known sd and a flat prior."""
+    rest = np.delete(y, index)
+    scale = SIGMA * np.sqrt(1.0 + 1.0 / rest.size)
+    return st.norm.logpdf(y[index], rest.mean(), scale)
+
+
+def test_high_pareto_k_warns_and_falls_back_to_pseudo_bma_plus():
+    y, idatas = _outlier_models()
+    with pytest.warns(HighParetoKWarning, match=r"layer 'fc2'.*'normal': 1 of 20 observations"):
+        result = compare(idatas, layer="fc2", seed=5)
+    assert not result.reliable and result.weight_method == "pseudo-BMA+"
+    assert result["normal"].num_high_k == 1 and result["normal"].pareto_k_max > 0.7
+    assert "pseudo-BMA+" in result.notes[0]
+    # the fallback weights are the Bayesian-bootstrap pseudo-BMA+ of the pointwise elpd
+    matrix = np.column_stack([idatas_score.elpd_i for idatas_score in result.models])
+    expected = pseudo_bma_plus_weights(matrix, seed=5)
+    assert [m.weight for m in result.models] == pytest.approx(list(expected), abs=1e-12)
+    # ... and agree with ArviZ's BB-pseudo-BMA up to bootstrap noise
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter")
+        ref = _arviz_compare(idatas, method="BB-pseudo-BMA", b_samples=4000, seed=1)
+    for m in result.models:
+        assert m.weight == pytest.approx(ref.loc[m.name, "weight"], abs=0.05)
+
+
+def test_refit_replaces_high_k_terms_by_exact_loo():
+    y, idatas = _outlier_models()
+    calls = []
+
+    def refit(name, indices):
+        calls.append((name, indices.tolist()))
+        return np.array([_exact_loo_normal(y, i) for i in indices])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no HighParetoKWarning once every bad term is refitted
+        result = compare(idatas, layer="fc2", refit=refit)
+    assert calls == [("normal", [19])]
+    assert result.reliable and result.weight_method == "stacking"
+    normal = result["normal"]
+    assert normal.num_refit == 1
+    assert normal.elpd_i[19] == pytest.approx(_exact_loo_normal(y, 19), abs=1e-12)
+    # PSIS terms with low k already agree with the exact LOO (a check of the whole pipeline)
+    exact = np.array([_exact_loo_normal(y, i) for i in range(18)])
+    assert np.max(np.abs(normal.elpd_i[:18] - exact)) < 0.02
+    bad = lambda name, idx: np.full(idx.size + 1, -1.0)  # noqa: E731
+    with pytest.raises(ValueError, match="must return 1 finite"):
+        compare(idatas, layer="fc2", refit=bad)
+
+
+class _FakeFits:
+    """The duck-typed surface of rmtfit.Fits that compare() reads."""
+
+    def __init__(self, per_layer):
+        self._per_layer = per_layer
+        self.layers = list(per_layer)
+        self.likelihoods = sorted({n for d in per_layer.values() for n in d})
+
+    def has(self, layer, name):
+        return name in self._per_layer[layer]
+
+    def idata(self, layer, name):
+        return self._per_layer[layer][name]
+
+
+def test_fits_and_layerfits_inputs():
+    _, idatas = _three_models()
+    fits = _FakeFits({"a": idatas, "b": {"good": idatas["good"]}})
+    with pytest.raises(ValueError, match="pass layer=<name>"):
+        compare(fits)
+    from_fits = compare(fits, layer="a")
+    assert isinstance(from_fits, Comparison) and from_fits.layer == "a"
+    assert compare(fits, layer="b").names == ("good",)
+
+    class _Spectrum:
+        name = "a"
+
+    from_layer = compare(LayerFits(_Spectrum(), idatas))
+    assert from_layer.weights == pytest.approx(from_fits.weights)
+    table = from_fits.to_table()
+    assert list(table.index) == list(from_fits.names)
+    assert from_fits.to_dict()["models"][0]["name"] == from_fits.best
