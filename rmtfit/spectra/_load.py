@@ -176,7 +176,9 @@ def _process(
 def _non_finite(array: np.ndarray) -> str:
     """Describe NaN/Inf values in ``array``, or return "" when all values are finite."""
     # fast path: a NaN or Inf anywhere makes the float64 sum non-finite (it cannot overflow)
-    if np.isfinite(np.sum(array, dtype=np.float64)):
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = np.sum(array, dtype=np.float64)
+    if np.isfinite(total):
         return ""
     n_nan = int(np.isnan(array).sum())
     n_inf = int(np.isinf(array).sum())

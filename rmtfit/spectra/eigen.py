@@ -159,8 +159,9 @@ def _numpy_kernel(matrices: Sequence[np.ndarray], device: str, method: str) -> n
         return (s * s)[:, ::-1]
     m = min(rows, cols)
     gram = np.empty((len(matrices), m, m))
-    for i, w in enumerate(matrices):
-        gram[i] = w.T @ w if rows >= cols else w @ w.T  # BLAS syrk: A^T A is detected
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported per matrix
+        for i, w in enumerate(matrices):
+            gram[i] = w.T @ w if rows >= cols else w @ w.T  # BLAS syrk: A^T A is detected
     return np.linalg.eigvalsh(gram)
 
 
@@ -262,7 +263,25 @@ class BatchQueue:
                 for item in items:
                     self._solve([item])
                 return
-            self.errors[items[0][0]] = f"eigensolver failed ({type(exc).__name__}: {exc})"
+            key, _, w = items[0]
+            self.errors[key] = _overflow_reason(w) or (
+                f"eigensolver failed ({type(exc).__name__}: {exc})"
+            )
             return
-        for (key, i, _), row in zip(items, evals, strict=True):
+        for (key, i, w), row in zip(items, evals, strict=True):
+            if not np.all(np.isfinite(row)):
+                self.errors[key] = _overflow_reason(w) or "eigensolver returned non-finite values"
             self.results[key][i] = row
+
+
+def _overflow_reason(w: np.ndarray) -> str:
+    """Explain a failure caused by squared singular values beyond float64's range, if it is one."""
+    largest = float(np.max(np.abs(w))) if w.size else 0.0
+    with np.errstate(over="ignore"):
+        bound = np.float64(largest) ** 2 * max(w.shape)
+    if np.isfinite(bound) or not np.isfinite(largest):
+        return ""
+    return (
+        f"squared singular values overflow float64 (largest |weight| = {largest:.3g}); "
+        "rescale the weights"
+    )

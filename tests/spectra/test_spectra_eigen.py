@@ -74,8 +74,9 @@ def test_queue_reports_a_failing_matrix_and_solves_the_rest(rng):
     queue.add("bad", bad)
     queue.flush()
     assert_close_to_max(queue.results["good"][0], svd_eigenvalues(good[0]))
-    if "bad" in queue.errors:  # LAPACK either raises or returns NaN; both must not hurt "good"
-        assert "eigensolver failed" in queue.errors["bad"]
+    # LAPACK either raises or returns NaN on NaN input: both are reported, neither hurts "good"
+    assert "eigensolver" in queue.errors["bad"]
+    assert "good" not in queue.errors
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,10 @@ def test_tensors_that_are_not_matrices_are_listed(rng):
             self.table = torch.nn.Parameter(torch.randn(3, 4, 5))
 
     spectra = load_spectra(
-        {"vol.weight": rng.standard_normal((2, 2, 2, 2, 2)), "ok.weight": rng.standard_normal((3, 3))}
+        {
+            "vol.weight": rng.standard_normal((2, 2, 2, 2, 2)),
+            "ok.weight": rng.standard_normal((3, 3)),
+        }
     )
     assert spectra.names == ["ok.weight"]
     assert "5-D" in spectra.skipped[0].reason

@@ -31,7 +31,9 @@ def check_against_reference(spectra: Spectra, weights: dict[str, np.ndarray]) ->
     for s in spectra:
         w = weights[s.name].astype(np.float64)
         if w.ndim == 4:
-            ref = np.sort(np.concatenate([svd_eigenvalues(w[:, :, i, j]) for i in range(3) for j in range(3)]))
+            ref = np.sort(
+                np.concatenate([svd_eigenvalues(w[:, :, i, j]) for i in range(3) for j in range(3)])
+            )
         else:
             ref = svd_eigenvalues(w)
         assert_close_to_max(s.eigenvalues, ref)
@@ -86,7 +88,10 @@ def test_sharded_directory_with_index(tmp_path, weights):
     from safetensors.numpy import save_file
 
     names = list(weights)
-    shards = {"model-00001-of-00002.safetensors": names[:2], "model-00002-of-00002.safetensors": names[2:]}
+    shards = {
+        "model-00001-of-00002.safetensors": names[:2],
+        "model-00002-of-00002.safetensors": names[2:],
+    }
     weight_map = {}
     for shard, keys in shards.items():
         save_file({k: weights[k] for k in keys}, str(tmp_path / shard))
@@ -107,7 +112,9 @@ def test_directory_without_index(tmp_path, weights):
     from safetensors.numpy import save_file
 
     save_file({k: v for k, v in weights.items() if "layers" in k}, str(tmp_path / "a.safetensors"))
-    save_file({k: v for k, v in weights.items() if "layers" not in k}, str(tmp_path / "b.safetensors"))
+    save_file(
+        {k: v for k, v in weights.items() if "layers" not in k}, str(tmp_path / "b.safetensors")
+    )
     check_against_reference(load_spectra(tmp_path), weights)
 
 
