@@ -85,6 +85,7 @@ LIKELIHOOD_KINDS: dict[str, tuple[str, str]] = {
 registered and its InferenceData carries no ``family`` attribute."""
 
 METHODS = ("stacking", "pseudo-BMA+", "pseudo-BMA")
+_USABLE_STATUSES = ("ok", "flagged")  # Fits.status values whose draws are compared
 BOOTSTRAP_SAMPLES = 1000
 
 
@@ -327,26 +328,32 @@ def _registered(name: str) -> Any:
 # --- resolving the input ------------------------------------------------------------------------
 
 
-def layer_fits(source: Any) -> list[LayerFits]:
+def layer_fits(source: Any, *, spectra: Any = None, classical: Any = None) -> list[LayerFits]:
     """Every layer of ``source`` as :class:`LayerFits`.
 
-    ``source`` is a sequence of :class:`LayerFits`, an :class:`rmtfit.Fits` holding its spectra,
-    or an analysis result with ``fits`` and ``spectra`` attributes.
+    ``source`` is a sequence of :class:`LayerFits`, an :class:`rmtfit.Fits` (pass the
+    ``spectra`` it was fitted to, and optionally the ``classical`` fits by layer name), or an
+    analysis result with ``fits`` and ``spectra`` attributes. Layers without any usable fit are
+    left out.
     """
     if isinstance(source, LayerFits):
         return [source]
     if isinstance(source, Sequence) and all(isinstance(x, LayerFits) for x in source):
         return list(source)
-    fits = getattr(source, "fits", source)
-    spectra = getattr(source, "spectra", None) or getattr(fits, "spectra", None)
+    fits = getattr(source, "fits", None) if not hasattr(source, "idata") else source
+    spectra = spectra if spectra is not None else getattr(source, "spectra", None)
+    if classical is None:
+        classical = getattr(source, "classical", None) or {}
     if fits is None or not hasattr(fits, "idata") or spectra is None:
         raise TypeError(
             f"cannot read layers from a {type(source).__name__}: pass a list of rmtfit.compare."
-            "LayerFits, an rmtfit.Fits that holds its spectra, or an rmtfit.Analysis."
+            "LayerFits, an rmtfit.Fits with spectra=..., or an rmtfit.Analysis."
         )
-    classical = getattr(source, "classical", None) or getattr(fits, "classical", None) or {}
+    fitted = set(_fits_layers(fits))
     out = []
     for spectrum in spectra:
+        if spectrum.name not in fitted:
+            continue
         names = _fits_likelihoods(fits, spectrum.name)
         if not names:
             continue
@@ -363,19 +370,21 @@ def _get(mapping: Any, key: str) -> Any:
 
 
 def _fits_likelihoods(fits: Any, layer: str) -> list[str]:
-    """Names of the likelihoods fitted to ``layer`` in an :class:`rmtfit.Fits` (duck-typed)."""
-    for attribute in ("likelihoods_for", "fitted"):
-        fn = getattr(fits, attribute, None)
-        if callable(fn):
-            return [str(n) for n in fn(layer)]
+    """Likelihoods with draws for ``layer`` in an :class:`rmtfit.Fits` (status ok or flagged)."""
     names = getattr(fits, "likelihoods", None)
     if names is None:
         raise TypeError(
             "the Fits object does not say which likelihoods it holds (no .likelihoods)."
         )
-    names = [getattr(n, "name", n) for n in names]
+    names = [str(getattr(n, "name", n)) for n in names]
     has = getattr(fits, "has", None)
-    return [str(n) for n in names if has is None or has(layer, n)]
+    status = getattr(fits, "status", None)
+    out = []
+    for name in names:
+        present = has(layer, name) if callable(has) else (layer, name) in fits
+        if present and (not callable(status) or status(layer, name) in _USABLE_STATUSES):
+            out.append(name)
+    return out
 
 
 def _fits_layers(fits: Any) -> list[str]:

@@ -104,6 +104,7 @@ class NetworkMetrics:
 def network_metrics(
     layers: Sequence[LayerFits] | Any,
     *,
+    spectra: Any = None,
     alpha_from: Sequence[str] = ALPHA_LIKELIHOODS,
     num_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
@@ -116,6 +117,8 @@ def network_metrics(
         A sequence of :class:`rmtfit.compare.LayerFits` (or what
         :func:`rmtfit.compare.layer_fits` accepts: an :class:`rmtfit.Fits` with spectra, an
         :class:`rmtfit.Analysis`).
+    spectra
+        The spectra the fits were made on, when ``layers`` is an :class:`rmtfit.Fits`.
     alpha_from
         Likelihood names in order of preference for each layer's ``alpha``.
     num_draws
@@ -125,7 +128,7 @@ def network_metrics(
     """
     if isinstance(num_draws, bool) or not isinstance(num_draws, int) or num_draws < 1:
         raise ValueError(f"num_draws={num_draws!r}: must be a positive integer.")
-    items = layer_fits(layers)
+    items = layer_fits(layers, spectra=spectra)
     if not items:
         raise ValueError("network_metrics: no layers given.")
     streams = np.random.SeedSequence(seed).spawn(len(items))

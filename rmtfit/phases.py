@@ -353,15 +353,20 @@ def phase_probabilities(
 def network_phases(
     layers: Iterable[LayerFits] | Any,
     *,
+    spectra: Any = None,
     comparisons: Mapping[str, Comparison] | None = None,
     thresholds: Mapping[str, float] | None = None,
 ) -> PhaseSummary:
-    """Phase probabilities of every layer and their network summary; a failing layer is kept in
-    ``PhaseSummary.failed`` with its reason and the others go on."""
+    """Phase probabilities of every layer and their network summary.
+
+    ``layers`` is what :func:`rmtfit.compare.layer_fits` accepts (a list of :class:`LayerFits`,
+    an :class:`rmtfit.Fits` with ``spectra=...``, an analysis result). A failing layer is kept in
+    ``PhaseSummary.failed`` with its reason and the others go on.
+    """
     from rmtfit.compare import layer_fits
 
     results, failed = [], {}
-    for item in layer_fits(layers):
+    for item in layer_fits(layers, spectra=spectra):
         try:
             results.append(
                 phase_probabilities(
