@@ -536,6 +536,8 @@ def _model_weights(
         if any(not np.isfinite(w) or w < 0 for w in chosen.values()) or sum(chosen.values()) <= 0:
             raise ValueError(f"layer {layer!r}: weights {chosen} must be >= 0 with a positive sum.")
         return chosen
+    if comparison is None and len(full) == 1:
+        return {next(iter(full)): 1.0}
     if comparison is None:
         comparison = compare(full, layer=layer, family="full")
     if comparison.family != "full":

@@ -43,6 +43,19 @@ Contracts
     Draws ``n`` observations from the likelihood at ``params`` (posterior predictive).
 ``derived(rng_key, x, mask, params, context) -> dict[str, array]``
     Optional posterior quantities computed per draw (spike count K, lambda+, ...).
+``cdf(x, params, context) -> array`` (optional)
+    CDF of one observation, same shape as ``x``. The conformance checker
+    (:func:`rmtfit.likelihoods.check_likelihood`) tests the sampler against it; without it, it
+    integrates the density numerically instead.
+``support(params, context) -> (lower, upper)`` (optional)
+    Where the density is positive. Default: ``(context["xmin"], inf)`` for ``family="tail"``,
+    ``(0, inf)`` for ``family="full"``. Used by the checker's normalisation test.
+
+``extra`` keys understood by rmtfit: ``exact_posterior`` (a conjugate oracle, see
+``power_law``), ``quadrature_points(params, context) -> list`` (where the density has narrow
+features, for the checker), ``joint=True`` with ``marginal_logpdf(x, params, context)`` for a
+likelihood whose pointwise terms split a joint density of dependent observations (the top-k
+Frechet model): the checker then tests the marginal law of one observation.
 """
 
 from __future__ import annotations
@@ -125,7 +138,11 @@ def _all_eigenvalues(spectrum: Any, classical: Any) -> np.ndarray:
 
 
 def _tail_above_xmin(spectrum: Any, classical: Any) -> np.ndarray:
-    if classical is None or getattr(classical, "xmin", None) is None or not np.isfinite(classical.xmin):
+    if (
+        classical is None
+        or getattr(classical, "xmin", None) is None
+        or not np.isfinite(classical.xmin)
+    ):
         raise ValueError(
             f"layer {getattr(spectrum, 'name', '?')!r}: a tail likelihood needs the classical xmin, "
             "but the classical power-law fit did not give one."
@@ -159,6 +176,11 @@ class Likelihood:
     doc: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Free-form metadata (for example ``exact_posterior`` for conjugate cases)."""
+    cdf: Callable[..., Any] | None = None
+    """Optional ``cdf(x, params, context)`` of one observation (added after the first release
+    of this class; optional and last, so existing code is unaffected)."""
+    support: Callable[..., Any] | None = None
+    """Optional ``support(params, context) -> (lower, upper)``; see the module docstring."""
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -178,7 +200,9 @@ class Likelihood:
         for p in self.parameters:
             if p.name == name:
                 return p
-        raise KeyError(f"likelihood {self.name!r} has no parameter {name!r}; it has {self.parameter_names}")
+        raise KeyError(
+            f"likelihood {self.name!r} has no parameter {name!r}; it has {self.parameter_names}"
+        )
 
     def check_params(self, params: Mapping[str, float]) -> None:
         """Raise ``ValueError`` naming the parameter, its value and the allowed range."""
@@ -202,7 +226,9 @@ class Likelihood:
         return _replace(self, parameters=new)
 
     def __repr__(self) -> str:
-        return f"Likelihood({self.name!r}, family={self.family!r}, parameters={self.parameter_names})"
+        return (
+            f"Likelihood({self.name!r}, family={self.family!r}, parameters={self.parameter_names})"
+        )
 
 
 def _replace(lik: Likelihood, **changes: Any) -> Likelihood:
@@ -256,6 +282,8 @@ def likelihood(
     doc: str | None = None,
     register_as: bool = True,
     extra: Mapping[str, Any] | None = None,
+    cdf: Callable[..., Any] | None = None,
+    support: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Likelihood]:
     """Decorator: turn ``logpdf(x, params, context)`` into a registered :class:`Likelihood`.
 
@@ -283,6 +311,8 @@ def likelihood(
             min_observations=min_observations,
             doc=doc if doc is not None else (fn.__doc__ or "").strip(),
             extra=dict(extra or {}),
+            cdf=cdf,
+            support=support,
         )
         if register_as:
             register(lik)
