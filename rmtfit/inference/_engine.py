@@ -121,7 +121,10 @@ def prepare(lik: Any, spectrum: Any, classical: Any) -> Prepared | tuple[str, st
     except Exception as exc:
         return "failed", f"{where}: observations() raised {type(exc).__name__}: {exc}"
     if not np.all(np.isfinite(x)):
-        return "failed", f"{where}: {int(np.sum(~np.isfinite(x)))} observations are NaN or infinite."
+        return (
+            "failed",
+            f"{where}: {int(np.sum(~np.isfinite(x)))} observations are NaN or infinite.",
+        )
     if x.size < lik.min_observations:
         return "not_fitted", f"needs >= {lik.min_observations} eigenvalues, got {x.size}"
     try:
@@ -139,7 +142,9 @@ def prepare(lik: Any, spectrum: Any, classical: Any) -> Prepared | tuple[str, st
     return Prepared(spectrum.name, x, context, init, note)
 
 
-def _batches(lik: Any, prepared: Sequence[Prepared]) -> tuple[list[_batch.Batch], dict[str, tuple[str, str]]]:
+def _batches(
+    lik: Any, prepared: Sequence[Prepared]
+) -> tuple[list[_batch.Batch], dict[str, tuple[str, str]]]:
     """Bucketed batches; layers whose context keys differ from the first layer's fail."""
     bad: dict[str, tuple[str, str]] = {}
     if not prepared:
@@ -247,7 +252,9 @@ def _run_batch(
 ) -> dict[str, LayerFit | tuple[str, str]]:
     keys = _nuts.lane_keys(seed, lik.name, batch.layers, settings.chains, attempt)
     out = _nuts.run_nuts(lik, batch, settings, keys)
-    derived_keys = _nuts.lane_keys(seed, lik.name + "/derived", batch.layers, settings.chains, attempt)
+    derived_keys = _nuts.lane_keys(
+        seed, lik.name + "/derived", batch.layers, settings.chains, attempt
+    )
     pointwise = _nuts.run_pointwise(lik, batch, out.params, derived_keys)
     attrs = {
         "warmup": settings.warmup,
@@ -258,7 +265,8 @@ def _run_batch(
         "family": lik.family,
     }
     return {
-        batch.layers[i]: _layer_outcome(lik, batch, i, out, pointwise, attrs) for i in range(len(batch))
+        batch.layers[i]: _layer_outcome(lik, batch, i, out, pointwise, attrs)
+        for i in range(len(batch))
     }
 
 
@@ -311,9 +319,7 @@ def _check(
     out = {}
     for k, d in zip(keys, diags, strict=True):
         f = fits[k]
-        out[k] = _diagnostics.problems(
-            f.parameters, d, f.divergences, f.num_chains * f.num_draws
-        )
+        out[k] = _diagnostics.problems(f.parameters, d, f.divergences, f.num_chains * f.num_draws)
     return out
 
 
@@ -454,7 +460,7 @@ def fit(
         fits, status, issues = _retry(
             bad_keys, fits, status, issues, liks, prepared, retry_settings, seed, backend, n_workers
         )
-    for k, f in fits.items():
+    for k in fits:
         if issues[k]:
             how = (
                 f"after a retry with warmup={retry_settings.warmup}, "
