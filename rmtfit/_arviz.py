@@ -341,10 +341,15 @@ def to_inference_data(
     coords: Mapping[str, Any] | None = None,
     attrs: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Build an :class:`arviz.InferenceData` from dicts of ``(chain, draw, ...)`` arrays."""
-    import arviz as az
+    """Build an :class:`arviz.InferenceData` from dicts of ``(chain, draw, ...)`` arrays.
 
-    return az.from_dict(
+    ``attrs`` go on the InferenceData and on each of its groups; 0-d ``constant_data`` entries
+    stay scalars.
+    """
+    import arviz as az
+    import xarray as xr
+
+    idata = az.from_dict(
         posterior=dict(posterior),
         sample_stats=dict(sample_stats) if sample_stats else None,
         log_likelihood=dict(log_likelihood) if log_likelihood else None,
@@ -354,6 +359,15 @@ def to_inference_data(
         coords=dict(coords) if coords else None,
         attrs=dict(attrs) if attrs else None,
     )
+    scalars = {k: np.asarray(v) for k, v in (constant_data or {}).items() if np.ndim(v) == 0}
+    if scalars:  # ArviZ gives 0-d constants a length-1 axis; keep them scalars
+        group = idata.constant_data
+        for name, value in scalars.items():
+            group = group.drop_vars([name, *group[name].dims]).assign({name: ((), value)})
+        idata.constant_data = xr.Dataset(group.data_vars, attrs=group.attrs)
+    for name in idata.groups():  # the attributes on every group too (xarray readers see them)
+        idata[name].attrs.update(dict(attrs or {}))
+    return idata
 
 
 def loo(idata: Any, *, pointwise: bool = True, var_name: str = "obs") -> Any:

@@ -54,20 +54,55 @@ class Prepared:
 
 
 def _spectra_list(spectra: Any) -> list[Any]:
+    """A list of Spectrum from a Spectra, a Spectrum, a sequence of them or a mapping.
+
+    A mapping goes name -> 1-D eigenvalue array (taken as the spectrum of a square matrix,
+    ``N = M = len``: build a :class:`~rmtfit.spectra.Spectrum` yourself to state the shape) or
+    name -> Spectrum.
+    """
     from rmtfit.spectra import Spectrum
 
-    items = [spectra] if isinstance(spectra, Spectrum) else list(spectra)
+    if isinstance(spectra, Spectrum):
+        items = [spectra]
+    elif isinstance(spectra, Mapping):
+        items = [_spectrum_from(name, value) for name, value in spectra.items()]
+    else:
+        items = list(spectra)
     for s in items:
         if not isinstance(s, Spectrum):
             raise TypeError(
-                f"fit() takes a Spectra or a sequence of Spectrum; got an item of type "
-                f"{type(s).__name__}. Build spectra with rmtfit.load_spectra(...)."
+                f"fit() takes a Spectra, a sequence of Spectrum or a mapping name -> eigenvalues; "
+                f"got an item of type {type(s).__name__}. Build spectra with rmtfit.load_spectra(...)."
             )
     names = [s.name for s in items]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ValueError(f"fit(): duplicate layer names {dup}; layer names must be unique.")
+    if not items:
+        raise ValueError("fit(): no spectra to fit (the input is empty).")
     return items
+
+
+def _spectrum_from(name: Any, value: Any) -> Any:
+    from rmtfit.spectra import Spectrum
+
+    if isinstance(value, Spectrum):
+        if value.name != str(name):
+            return replace(value, name=str(name))
+        return value
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"fit(): layer {name!r}: eigenvalues must be a 1-D array, got shape {arr.shape}; "
+            "for weight matrices use rmtfit.load_spectra(mapping) first."
+        )
+    if not np.all(np.isfinite(arr)):
+        i = int(np.argmax(~np.isfinite(arr)))
+        raise ValueError(
+            f"fit(): layer {name!r}: eigenvalue [{i}] = {arr[i]!r} is not finite; eigenvalues "
+            "must be finite numbers >= 0 (recompute the spectrum in float64)."
+        )
+    return Spectrum(str(name), "matrix", int(arr.size), int(arr.size), np.sort(arr))
 
 
 def _likelihood_list(likelihoods: Any) -> list[Any]:

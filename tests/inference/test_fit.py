@@ -1,0 +1,125 @@
+"""`rmtfit.fit` end to end on power-law layers: inputs, outputs, reproducibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SETTINGS, power_law_layers
+
+import rmtfit
+from rmtfit.inference import Fits, LayerFit
+
+
+def test_public_names_are_exported_and_documented():
+    import rmtfit.inference as inference
+
+    for name in inference.__all__:
+        obj = getattr(inference, name)
+        if callable(obj):
+            assert obj.__doc__, f"rmtfit.inference.{name} has no docstring"
+    assert rmtfit.fit is inference.fit
+    assert rmtfit.Fits is inference.Fits
+
+
+def test_every_pair_is_ok_with_the_declared_outputs(three_layer_fits):
+    spectra, _, fits = three_layer_fits
+    assert isinstance(fits, Fits)
+    assert fits.layers == ("l0", "l1", "l2")
+    assert fits.likelihoods == ("power_law",)
+    for s in spectra:
+        assert fits.status(s.name, "power_law") == "ok", fits.reason(s.name, "power_law")
+        f = fits[s.name, "power_law"]
+        assert isinstance(f, LayerFit)
+        assert f.posterior["alpha"].shape == (SETTINGS["chains"], SETTINGS["draws"])
+        assert f.log_likelihood.shape == (4, 1000, s.eigenvalues.size)
+        np.testing.assert_array_equal(f.observed, s.eigenvalues)
+        assert set(f.sample_stats) >= {"diverging", "lp", "acceptance_rate", "tree_depth"}
+        assert f.attrs["attempt"] == 0
+
+
+def test_inference_data_has_the_groups_consumers_read(three_layer_fits):
+    spectra, _, fits = three_layer_fits
+    idata = fits.idata("l1", "power_law")
+    for group in ("posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"):
+        assert group in idata.groups(), group
+    assert idata.log_likelihood["obs"].shape == (4, 1000, 200)
+    np.testing.assert_array_equal(idata.observed_data["obs"].values, spectra[1].eigenvalues)
+    assert float(idata.constant_data["xmin"]) == 1.0
+    attrs = idata.posterior.attrs
+    assert (attrs["layer"], attrs["likelihood"], attrs["family"], attrs["status"]) == (
+        "l1",
+        "power_law",
+        "tail",
+        "ok",
+    )
+    # the pointwise log-likelihood is the likelihood's logpdf at each draw
+    lik = rmtfit.get_likelihood("power_law")
+    a = float(idata.posterior["alpha"][2, 17])
+    expected = np.asarray(lik.logpdf(spectra[1].eigenvalues, {"alpha": a}, {"xmin": 1.0}))
+    np.testing.assert_allclose(idata.log_likelihood["obs"][2, 17].values, expected, rtol=1e-12)
+
+
+def test_summary_is_tidy_and_matches_the_draws(three_layer_fits):
+    _, _, fits = three_layer_fits
+    s = fits.summary
+    assert s["mean"].dims == ("layer", "likelihood", "parameter")
+    for name in ("mean", "sd", "ci_low", "ci_high", "r_hat", "ess_bulk", "ess_tail", "divergences"):
+        assert name in s, name
+    assert s.attrs["ci_prob"] == 0.94
+    draws = fits.draws("l2", "power_law", "alpha").ravel()
+    row = s.sel(layer="l2", likelihood="power_law", parameter="alpha")
+    assert float(row["mean"]) == pytest.approx(draws.mean(), rel=1e-12)
+    assert float(row["sd"]) == pytest.approx(draws.std(ddof=1), rel=1e-12)
+    assert float(row["ci_low"]) == pytest.approx(np.quantile(draws, 0.03), rel=1e-12)
+    assert float(row["ci_high"]) == pytest.approx(np.quantile(draws, 0.97), rel=1e-12)
+    assert str(s["status"].sel(layer="l2", likelihood="power_law").item()) == "ok"
+    assert int(s["divergences"].sel(layer="l2", likelihood="power_law")) == 0
+
+
+def test_same_seed_same_draws_and_other_seed_other_draws(three_layer_fits):
+    spectra, classical, fits = three_layer_fits
+    again = rmtfit.fit(spectra, ["power_law"], classical=classical, seed=7, **SETTINGS)
+    np.testing.assert_array_equal(
+        again.draws("l0", "power_law", "alpha"), fits.draws("l0", "power_law", "alpha")
+    )
+    other = rmtfit.fit(spectra, ["power_law"], classical=classical, seed=8, **SETTINGS)
+    assert not np.array_equal(
+        other.draws("l0", "power_law", "alpha"), fits.draws("l0", "power_law", "alpha")
+    )
+
+
+def test_mapping_and_single_list_inputs_are_accepted():
+    spectra, classical = power_law_layers([3.0, 3.0, 3.0], [60, 200, 400], seed=1)
+    by_name = {s.name: s.eigenvalues for s in spectra}
+    fits = rmtfit.fit(by_name, "power_law", classical=classical, seed=7, **SETTINGS)
+    assert fits.layers == ("l0", "l1", "l2")
+    assert fits.pairs("ok") == [(n, "power_law") for n in ("l0", "l1", "l2")]
+
+
+def test_bad_arguments_name_the_value_and_the_allowed_range():
+    spectra, classical = power_law_layers([3.0], [50], seed=0)
+    with pytest.raises(ValueError, match="backend.*'stan'"):
+        rmtfit.fit(spectra, "power_law", classical=classical, backend="stan")
+    with pytest.raises(ValueError, match=r"ci_prob.*\(0, 1\)"):
+        rmtfit.fit(spectra, "power_law", classical=classical, ci_prob=1.5)
+    with pytest.raises(ValueError, match="draws.*positive integer"):
+        rmtfit.fit(spectra, "power_law", classical=classical, draws=0)
+    with pytest.raises(KeyError, match="unknown likelihood 'nope'"):
+        rmtfit.fit(spectra, "nope", classical=classical)
+    with pytest.raises(ValueError, match="duplicate layer names"):
+        rmtfit.fit([spectra[0], spectra[0]], "power_law", classical=classical)
+    with pytest.raises(ValueError, match="layer 'bad'.*not finite"):
+        rmtfit.fit({"bad": [1.0, np.nan, 2.0]}, "power_law")
+    with pytest.raises(TypeError, match="Spectra"):
+        rmtfit.fit([np.ones(3)], "power_law")
+
+
+def test_cache_dir_follows_the_environment_variable(monkeypatch, tmp_path):
+    from rmtfit.inference import cache_dir
+
+    monkeypatch.setenv("RMTFIT_JAX_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    monkeypatch.setenv("RMTFIT_JAX_CACHE", "")
+    assert cache_dir() is None
+    monkeypatch.delenv("RMTFIT_JAX_CACHE")
+    assert cache_dir().parts[-3:] == (".cache", "rmtfit", "jax")
