@@ -16,6 +16,16 @@ __all__ = ["ClassicalFit"]
 
 @dataclass(frozen=True)
 class ClassicalFit:
+    """The classical estimates of one layer (made by :func:`rmtfit.classical.fit_classical`).
+
+    Field meanings are in the comments beside each field and in the module docstring: the
+    Clauset power law (``alpha``, ``alpha_se``, ``alpha_unbiased``, ``xmin``, ``xmax``, ``D``,
+    ``n_tail``, ``hill_alpha``, ``p_value``), the Marchenko-Pastur bulk (``sigma2``, edges,
+    Tracy-Widom band, Gavish-Donoho threshold, spike counts by both rules) and ``rank_collapse``.
+    ``status`` is ``"ok"`` when the power law was fitted, else ``"not_fitted"`` with ``reason``;
+    ``notes`` record anything left out or not done.
+    """
+
     name: str
     status: str  # "ok" | "not_fitted"
     reason: str = ""
@@ -44,6 +54,10 @@ class ClassicalFit:
     num_spikes: int = 0  # spikes beyond the TW band (the default rule)
     num_spikes_gd: int = 0  # spikes beyond the Gavish-Donoho threshold
     rank_collapse: float = float("nan")  # fraction of eigenvalues below tol * lambda_max
+    # --- added by the classical stage (not part of the original contract) ---
+    sigma2_gd: float = float("nan")  # one-step Gavish-Donoho estimate (median of all eigenvalues)
+    mp_D: float = float("nan")  # KS distance between the bulk (below tw_threshold) and the MP fit
+    num_dropped: int = 0  # non-positive eigenvalues left out of the power-law fit
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property

@@ -139,7 +139,7 @@ def _h(u: np.ndarray) -> np.ndarray:
 
 
 def _distance(d: SortedData, c: Candidates, rows: np.ndarray, cols: np.ndarray, ks: str, want_arg):
-    """KS distance of candidate ``rows[r]`` over its tail points ``cols[:, r]`` (all ``>= k``).
+    r"""KS distance of candidate ``rows[r]`` over its tail points ``cols[:, r]`` (all ``>= k``).
 
     ``cols`` is (points, rows): the reductions run down axis 0, contiguous across candidates.
     With :math:`G_j = S^-_j - F(u_j)` (shifted by a per-candidate constant ``A`` when that saves
