@@ -232,9 +232,15 @@ def _layer_outcome(
     where = f"layer {layer!r}, likelihood {lik.name!r}"
     if out.init_loglik_nan[i].any():
         c = int(np.argmax(out.init_loglik_nan[i]))
+        how = (
+            " (the centre of the parameter space: the log density was not finite at the "
+            "classical start either)"
+            if out.init_fallback[i, c]
+            else ""
+        )
         return "failed", (
             f"{where}: the log-likelihood is NaN at the starting values "
-            f"{_fmt_params(names, out.init_params[i, c])} (chain {c})."
+            f"{_fmt_params(names, out.init_params[i, c])} (chain {c}){how}; check logpdf there."
         )
     if not np.all(np.isfinite(out.init_potential[i])):
         c = int(np.argmin(np.isfinite(out.init_potential[i])))
@@ -242,6 +248,13 @@ def _layer_outcome(
             f"{where}: the log density is not finite at the starting values "
             f"{_fmt_params(names, out.init_params[i, c])} (chain {c}), neither at the classical "
             "estimates nor at the centre of the parameter space."
+        )
+    if out.nan_found[i].any():
+        c = int(np.argmax(out.nan_found[i]))
+        return "failed", (
+            f"{where}: the log-likelihood is NaN at {_fmt_params(names, out.nan_params[i, c])} "
+            f"(found next to a divergent transition of chain {c}; NUTS rejects NaN as a "
+            "divergence); check logpdf there."
         )
     loglik = pointwise["loglik"][i, :, :, :n]
     params = out.params[i]

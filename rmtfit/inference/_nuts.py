@@ -90,6 +90,8 @@ class NutsOutput:
     init_potential: np.ndarray  # (L, C)
     init_loglik_nan: np.ndarray  # (L, C) log-likelihood NaN at the start
     init_fallback: np.ndarray  # (L, C) classical start had no finite density
+    nan_found: np.ndarray  # (L, C) a NaN log-likelihood next to a divergent transition
+    nan_params: np.ndarray  # (L, C, P) where (constrained)
 
 
 # --------------------------------------------------------------------------- caches
@@ -274,6 +276,9 @@ def _nuts_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, A
         final, trace = jax.lax.scan(step, state, None, length=total)
         z, diverging, num_steps, accept, pe, energy = trace
         w = settings.warmup
+        scale = final.adapt_state.step_size * jnp.sqrt(final.adapt_state.inverse_mass_matrix)
+        z_before = jnp.concatenate([z0[None], z[:-1]])  # where each transition started
+        nan_found, nan_at = _nan_probe(lik, z_before, diverging, scale, x, mask, ctx)
         draws = jax.vmap(
             lambda zi: jnp.stack([v for v in _model.constrain(lik, zi, ctx)[0].values()])
         )(z[w:])
@@ -291,9 +296,47 @@ def _nuts_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, A
             "init_potential": potential(z0),
             "init_loglik_nan": jnp.isnan(loglik0),
             "init_fallback": ~use_init,
+            "nan_found": nan_found,
+            "nan_params": nan_at,
         }
 
     return lane
+
+
+_PROBE_POINTS = 16
+_PROBE_STEPS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+
+def _nan_probe(
+    lik: Any, z: Any, diverging: Any, scale: Any, x: Any, mask: Any, ctx: Any
+) -> tuple[Any, Any]:
+    """Look for NaN log-likelihoods where NUTS diverged: ``(found, constrained params)``.
+
+    NumPyro treats a NaN energy as a divergence and rejects it, so a region where ``logpdf`` is
+    NaN would otherwise show up only as divergent transitions. From the starting point of each
+    of the first :data:`_PROBE_POINTS` divergent transitions, the log-likelihood is evaluated at
+    ``+-k`` adapted step sizes along every coordinate (``k`` in :data:`_PROBE_STEPS`): the
+    leapfrog trajectories that diverged reached no further than that from where they started.
+    """
+    num_params = z.shape[-1]
+    (idx,) = jnp.nonzero(diverging, size=_PROBE_POINTS, fill_value=-1)
+    starts = z[jnp.maximum(idx, 0)]  # (K, P)
+    steps = jnp.asarray(_PROBE_STEPS)
+    offsets = jnp.concatenate([steps, -steps])[:, None, None] * jnp.eye(num_params)[None]
+    offsets = (offsets * scale).reshape(-1, num_params)  # (2 * S * P, P)
+    points = (starts[:, None, :] + offsets[None]).reshape(-1, num_params)
+    valid = jnp.repeat(idx >= 0, offsets.shape[0])
+
+    def raw_loglik(zi: Any) -> Any:
+        params, _, log_prior = _model.constrain(lik, zi, ctx)
+        total = _model.masked_loglik(lik, x, mask, params, ctx).sum()
+        value = jnp.stack([params[p.name] for p in lik.parameters])
+        return jnp.isnan(total) & jnp.isfinite(log_prior), value
+
+    is_nan, values = jax.vmap(raw_loglik)(points)
+    is_nan = is_nan & valid
+    first = jnp.argmax(is_nan)
+    return is_nan.any(), values[first]
 
 
 def _nuts_program(lik: Any, batch: Batch, settings: SamplerSettings) -> Callable[..., Any]:
@@ -351,6 +394,8 @@ def run_nuts(lik: Any, batch: Batch, settings: SamplerSettings, keys: np.ndarray
         init_potential=lc(out["init_potential"]),
         init_loglik_nan=lc(out["init_loglik_nan"]),
         init_fallback=lc(out["init_fallback"]),
+        nan_found=lc(out["nan_found"]),
+        nan_params=lc(out["nan_params"]),
     )
 
 
