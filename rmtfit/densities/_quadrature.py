@@ -12,7 +12,7 @@ Two kinds of tool live here:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +23,7 @@ jax.config.update("jax_enable_x64", True)
 __all__ = ["gauss_legendre", "gauss_legendre_panels", "bisect_increasing", "integrate", "bucketed"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights of the ``n``-point Gauss-Legendre rule on [-1, 1]."""
     nodes, weights = np.polynomial.legendre.leggauss(n)

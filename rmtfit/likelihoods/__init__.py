@@ -1,5 +1,18 @@
-"""The likelihood zoo and the public extension API (see :mod:`rmtfit.likelihoods._api`)."""
+"""The likelihood zoo and the public extension API (see :mod:`rmtfit.likelihoods._api`).
 
+Importing this package registers the built-in likelihoods, each written with the public API:
+
+* full family (every eigenvalue of a layer): ``mp_spikes``, ``spliced_pl``, ``spliced_tpl``,
+  ``spliced_mp``;
+* tail family (the eigenvalues above the classical xmin): ``power_law``,
+  ``truncated_power_law``, ``cutoff_power_law``, ``lognormal``, ``exponential``,
+  ``stretched_exponential``, ``frechet_topk``.
+
+:data:`DEFAULT_LIKELIHOODS` is what ``rmtfit analyze`` and ``rmtfit.fit`` fit by default, and
+:func:`check_likelihood` runs any likelihood (a user's too) through the conformance checks.
+"""
+
+from rmtfit.likelihoods import _mp_spikes, _spliced, _tail_power_laws  # noqa: F401  (register)
 from rmtfit.likelihoods._api import (
     FAMILIES,
     Likelihood,
@@ -9,11 +22,27 @@ from rmtfit.likelihoods._api import (
     list_likelihoods,
     register,
 )
+from rmtfit.likelihoods._check import (
+    CheckResult,
+    ConformanceError,
+    ConformanceReport,
+    check_likelihood,
+)
+
+DEFAULT_LIKELIHOODS: tuple[str, ...] = ("mp_spikes", "spliced_pl", "power_law")
+"""Fitted by default: two full-spectrum models that the phase stage compares (an MP bulk with
+spikes, and a log-normal bulk spliced to a power-law tail) and the tail power law with xmin fixed
+at the classical value (exact conjugate posterior, no MCMC)."""
 
 __all__ = [
+    "DEFAULT_LIKELIHOODS",
     "FAMILIES",
+    "CheckResult",
+    "ConformanceError",
+    "ConformanceReport",
     "Likelihood",
     "Parameter",
+    "check_likelihood",
     "get_likelihood",
     "likelihood",
     "list_likelihoods",

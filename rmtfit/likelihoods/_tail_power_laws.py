@@ -176,9 +176,7 @@ def _cutoff_init(context: Mapping[str, float]) -> dict[str, float]:
 
 
 def _cutoff_sample(rng_key, params, context, n):
-    return cutoff_power_law_sample(
-        rng_key, params["alpha"], params["rate"], context["xmin"], (n,)
-    )
+    return cutoff_power_law_sample(rng_key, params["alpha"], params["rate"], context["xmin"], (n,))
 
 
 def _cutoff_cdf(x, params, context):
