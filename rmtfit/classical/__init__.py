@@ -20,6 +20,7 @@ from rmtfit.classical._mp import (
     mp_quantile,
     rank_collapse,
     spike_location,
+    spike_strength,
     tracy_widom_quantile,
     tracy_widom_scale,
 )
@@ -74,5 +75,6 @@ __all__ = [
     "tracy_widom_quantile",
     "bbp_threshold",
     "spike_location",
+    "spike_strength",
     "rank_collapse",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "tracy_widom_quantile",
     "bbp_threshold",
     "spike_location",
+    "spike_strength",
     "rank_collapse",
 ]
 
@@ -230,6 +231,7 @@ def fit_mp(
     tw_level: float = 0.99,
     num_slices: int = 1,
     max_iter: int = 50,
+    method: str = "mean",
 ) -> MPFit:
     """Fit the Marchenko-Pastur law to the bulk by iterated median matching, and count spikes.
 
@@ -263,12 +265,13 @@ def fit_mp(
     max_iter
         Cap on the spike-removal iterations.
     """
-    from scipy.optimize import brentq
 
     if not (N >= M >= 1):
         raise ValueError(f"fit_mp needs N >= M >= 1 (orient W so that N >= M), got N={N}, M={M}.")
     if not 0 < tw_level < 1:
         raise ValueError(f"The value of `tw_level` must be in the (0, 1) interval, got {tw_level}.")
+    if method not in ("mean", "median"):
+        raise ValueError(f"The value of `method` must be 'mean' or 'median', got {method!r}.")
     x = np.sort(np.asarray(eigenvalues, dtype=np.float64))
     if x.size < 2 or not np.all(np.isfinite(x)) or x[0] <= 0:
         raise ValueError(
@@ -292,19 +295,15 @@ def fit_mp(
                 f"fit_mp: fewer than 2 eigenvalues ({bulk.size} of {x.size}) lie below the "
                 "Tracy-Widom band of the median-based fit; the spectrum has no MP bulk"
             )
-        med = float(np.median(bulk))
-
-        def gap(log_s2, med=med, t=t):
-            s2 = np.exp(log_s2)
-            frac = float(mp_cdf(t / N, Q, s2))
-            return N * float(mp_quantile(np.array(0.5 * frac), Q, s2)) - med
-
-        plain = med / (N * mu)
-        if t / (N * plain) >= (1.0 + Q**-0.5) ** 2:  # truncation inactive: closed form
-            new = plain
+        if method == "median":
+            new = _median_update(bulk, t, N, Q, mu)
         else:
-            lo, hi = np.log(plain), np.log(plain) + 3.0
-            new = float(np.exp(brentq(gap, lo, hi, xtol=1e-13))) if gap(hi) > 0 else plain
+            new = _mean_update(bulk, x[x > t], sigma2, N, Q)
+        if not (np.isfinite(new) and new > 0):
+            raise ValueError(
+                f"fit_mp: the {method}-based update gave sigma2={new} with {bulk.size} of {x.size} "
+                "eigenvalues in the bulk; the spectrum has no MP bulk"
+            )
         done = bulk.size == prev_bulk and abs(new - sigma2) <= 1e-12 * sigma2
         sigma2, prev_bulk = new, bulk.size
         if done:
@@ -331,7 +330,54 @@ def fit_mp(
         converged=converged,
         sigma2_gd=sigma2_gd,
         tw_level=float(tw_level),
+        method=f"{method}-iterative",
     )
+
+
+def _median_update(bulk, t, N, Q, mu) -> float:  # noqa: N803
+    """sigma^2 whose MP law, truncated at ``t``, has the bulk's median."""
+    from scipy.optimize import brentq
+
+    med = float(np.median(bulk))
+    plain = med / (N * mu)
+    if t / (N * plain) >= (1.0 + Q**-0.5) ** 2:  # truncation inactive: closed form
+        return plain
+
+    def gap(log_s2):
+        s2 = np.exp(log_s2)
+        frac = float(mp_cdf(t / N, Q, s2))
+        return N * float(mp_quantile(np.array(0.5 * frac), Q, s2)) - med
+
+    lo, hi = np.log(plain), np.log(plain) + 3.0
+    return float(np.exp(brentq(gap, lo, hi, xtol=1e-13))) if gap(hi) > 0 else plain
+
+
+def spike_strength(z: np.ndarray, Q: float) -> np.ndarray:  # noqa: N803
+    r"""Invert :func:`spike_location`: the strength l of a spike seen at ``z = lambda/(N sigma^2)``.
+
+    Solves :math:`z = l(1 + \gamma/(l-1))`, i.e. :math:`l^2 - (1 + z - \gamma)l + z = 0`, for
+    its larger root; values at or below the bulk edge map to the BBP threshold :math:`1+\sqrt\gamma`.
+    """
+    gamma_ = 1.0 / Q
+    z = np.maximum(np.asarray(z, dtype=np.float64), (1.0 + np.sqrt(gamma_)) ** 2)
+    b = 1.0 + z - gamma_
+    return 0.5 * (b + np.sqrt(np.maximum(b * b - 4.0 * z, 0.0)))
+
+
+def _mean_update(bulk, spikes, sigma2, N, Q) -> float:  # noqa: N803
+    r"""Moment match: the bulk's mean equals sigma^2, after the spikes' share of the trace.
+
+    A spike of strength l takes :math:`N\sigma^2 l\gamma/(l-1)` more from the trace than its
+    population variance (its eigenvalue sits at :math:`N\sigma^2 l(1+\gamma/(l-1))`), so
+    :math:`E[\sum_{bulk}\lambda] = N\sigma^2 (n_{bulk} - \sum_i l_i\gamma/(l_i-1))`. This
+    is exact at the edge too (an edge eigenvalue, l = 1 + sqrt(gamma), gives back its own value).
+    """
+    l = spike_strength(spikes / (N * sigma2), Q)
+    deficit = float(np.sum(l / (Q * (l - 1.0))))
+    effective = bulk.size - deficit
+    if effective < 0.5 * bulk.size:  # most of the spectrum is outside any MP bulk
+        return float(np.mean(bulk)) / N
+    return float(np.sum(bulk)) / (N * effective)
 
 
 def _ks_mp(bulk: np.ndarray, Q: float, sigma2: float) -> float:  # noqa: N803
