@@ -233,22 +233,31 @@ def fit_mp(
     max_iter: int = 50,
     method: str = "mean",
 ) -> MPFit:
-    """Fit the Marchenko-Pastur law to the bulk by iterated median matching, and count spikes.
+    r"""Fit the Marchenko-Pastur law to the bulk, removing spikes, and count spikes by both rules.
 
-    Method: start from the Gavish-Donoho estimate :math:`\\hat\\sigma^2 = \\mathrm{med}/(N\\mu_\\beta)`;
-    then repeat: put the spike threshold at the upper edge of the Tracy-Widom band of the current
-    fit, take the eigenvalues below it as the bulk, and choose :math:`\\sigma^2` so that their
-    median equals the median of the MP law *truncated at that threshold*
-    (:math:`N\\sigma^2 F^{-1}(F(t/N\\sigma^2)/2)`; the truncation only bites when a larger
-    :math:`\\sigma^2` moves the edge past the old threshold), until the bulk stops changing.
+    Method (``method="mean"``, the default): start from the Gavish-Donoho median estimate
+    :math:`\hat\sigma^2 = \mathrm{med}(\lambda)/(N\mu_\beta)`; then repeat until the bulk
+    stops changing: put the spike threshold t at the upper edge of the Tracy-Widom band of the
+    current fit, call the eigenvalues above t spikes and the rest the bulk, and match the first
+    moment of the bulk, :math:`\sum_{bulk}\lambda = N\sigma^2(n_{bulk} - \sum_i l_i\gamma/(l_i-1))`,
+    where :math:`l_i` is the strength of spike i read off its position through the BBP
+    formula (:func:`spike_strength`) and :math:`l_i\gamma/(l_i-1)` is the share of the trace
+    it draws from the bulk (see ``_mean_update``). Under pure noise this is the trace estimator
+    :math:`\mathrm{tr}(W^TW)/(NM)`, the maximum-likelihood (and minimum-variance unbiased)
+    estimate of the entry variance of Gaussian W, relative sd :math:`\sqrt{2/(NM)}`; no
+    eigenvalue-based estimate can do better. When the spikes would claim more than half of
+    the bulk's mass (a spectrum that is not MP plus a few spikes) the plain bulk mean is used.
 
-    Why this method: the median has a 50% breakdown point, so K spikes move it by K/2 order
-    statistics only, and eigenvalue rigidity makes the median of an MP bulk fluctuate on the
-    scale 1/M (far below the 2% asked for at M = 200); removing the spikes takes out even that
-    shift. A maximum-likelihood fit of the MP density is ill-posed (its support moves with
-    :math:`\\sigma^2`, and any eigenvalue outside gives likelihood 0), and a KS/least-squares fit
-    of the CDF is pulled by the edges, where finite-N (Tracy-Widom) effects are largest. The KS
-    distance of the bulk to the fitted law is returned as a diagnostic (``D``).
+    ``method="median"`` replaces the moment match by median matching: :math:`\sigma^2` such that
+    the bulk's median equals the median of the MP law truncated at t. The median is more robust
+    to unremoved outliers but about 2.7 times noisier (measured: relative sd 1.9% against 0.7%
+    for the mean at N = M = 200), too noisy for 2% accuracy at that size.
+
+    Why not other fits: a maximum-likelihood fit of the MP density is ill-posed (its support
+    moves with :math:`\sigma^2`, and one eigenvalue outside gives likelihood 0), and a KS or
+    least-squares fit of the CDF is pulled by the edges, where finite-N (Tracy-Widom) effects
+    are largest. The KS distance of the bulk to the fitted law is returned as a diagnostic
+    (``D``).
 
     Parameters
     ----------
