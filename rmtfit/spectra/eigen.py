@@ -15,7 +15,10 @@ values of W, returned ascending. Two methods:
 Backends: ``numpy`` (CPU), ``torch`` (CPU or CUDA) and ``jax`` (CPU or GPU, with x64 enabled).
 All work in float64: the Gram matrix is never formed in float32/TF32. :class:`BatchQueue`
 groups matrices of one shape and solves each group in batched calls whose size keeps memory
-under a budget (512 MiB by default).
+under a budget (512 MiB by default). On the default path (numpy, ``gram``) each matrix is reduced
+to its M x M Gram matrix as soon as it is queued, and only the Gram matrices wait for their
+batched ``eigvalsh``: a CPU gains nothing from holding the weights of a whole batch, and freeing
+each float64 copy at once keeps memory (and page faults) low.
 """
 
 from __future__ import annotations
@@ -106,6 +109,28 @@ class EigenSolver:
         # Gram rounding can leave -1e-17 where 0 is exact (this also copies read-only outputs)
         return np.maximum(np.asarray(evals, dtype=np.float64), 0.0)
 
+    @property
+    def queues_gram(self) -> bool:
+        """Whether :meth:`prepare` reduces a matrix to its Gram matrix (numpy backend, ``gram``)."""
+        return self.backend == "numpy" and self.method == "gram"
+
+    def prepare(self, w: np.ndarray) -> np.ndarray:
+        """What a :class:`BatchQueue` holds for ``w`` until its batch is solved.
+
+        The float64 Gram matrix on the smaller side of ``w`` when :attr:`queues_gram`, else ``w``
+        itself (the torch and jax backends move whole batches of matrices to their device).
+        """
+        if not self.queues_gram:
+            return w
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported per matrix
+            return _gram(w)
+
+    def solve_prepared(self, items: Sequence[np.ndarray]) -> np.ndarray:
+        """Eigenvalues of matrices returned by :meth:`prepare`, as :meth:`__call__` returns them."""
+        if not self.queues_gram:
+            return self(items)
+        return np.maximum(np.linalg.eigvalsh(np.stack(items)), 0.0)
+
     def batch_size(self, shape: tuple[int, int]) -> int:
         """How many ``shape`` matrices fit in one batch under the memory budget (at least 1)."""
         rows, cols = shape
@@ -152,16 +177,21 @@ def eigenvalues(
 # --------------------------------------------------------------------------- kernels
 
 
+def _gram(w: np.ndarray) -> np.ndarray:
+    """The Gram matrix on the smaller side of ``w`` (BLAS syrk: numpy detects ``A.T @ A``)."""
+    return w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+
+
 def _numpy_kernel(matrices: Sequence[np.ndarray], device: str, method: str) -> np.ndarray:
-    rows, cols = matrices[0].shape
     if method == "svd":
         s = np.linalg.svd(np.stack(matrices), compute_uv=False)
         return (s * s)[:, ::-1]
+    rows, cols = matrices[0].shape
     m = min(rows, cols)
     gram = np.empty((len(matrices), m, m))
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported per matrix
         for i, w in enumerate(matrices):
-            gram[i] = w.T @ w if rows >= cols else w @ w.T  # BLAS syrk: A^T A is detected
+            gram[i] = _gram(w)
     return np.linalg.eigvalsh(gram)
 
 
@@ -223,8 +253,9 @@ _KERNELS: dict[str, Callable[[Sequence[np.ndarray], str, str], np.ndarray]] = {
 class BatchQueue:
     """Collects matrices, groups them by shape, and solves each group in batched calls.
 
-    ``add(key, stack)`` queues the slices of a ``(S, rows, cols)`` stack under ``key``; queued
-    matrices are solved when their total size passes the solver's memory budget and on
+    ``add(key, stack)`` queues the slices of a ``(S, rows, cols)`` stack under ``key`` (as the
+    solver's :meth:`EigenSolver.prepare` makes them: their Gram matrices on the default path);
+    queued matrices are solved when their total size passes the solver's memory budget and on
     :meth:`flush`. Afterwards ``results[key]`` holds the ``(S, m)`` eigenvalues, or
     ``errors[key]`` the reason the solver failed on that key's matrices.
     """
@@ -241,9 +272,15 @@ class BatchQueue:
         """Queue every slice of ``stack`` (shape ``(S, rows, cols)``) under ``key``."""
         rows, cols = stack.shape[1:]
         self.results[key] = np.empty((stack.shape[0], min(rows, cols)))
-        group = self._groups.setdefault((rows, cols), [])
-        group.extend((key, i, w) for i, w in enumerate(stack))
-        self._pending_bytes += stack.nbytes
+        for i, w in enumerate(stack):
+            item = self.solver.prepare(w)
+            if item is not w and not np.all(np.isfinite(np.diagonal(item))):
+                # a Gram matrix with NaN/Inf on its diagonal: never hand it to LAPACK
+                self.errors[key] = _failure_reason(w, "the eigensolver was not run")
+                continue
+            rows_cols = (item.shape[0], item.shape[1])
+            self._groups.setdefault(rows_cols, []).append((key, i, item))
+            self._pending_bytes += item.nbytes
         if self._pending_bytes >= self.solver.batch_bytes:
             self.flush()
 
@@ -257,21 +294,38 @@ class BatchQueue:
 
     def _solve(self, items: list[tuple[Hashable, int, np.ndarray]]) -> None:
         try:
-            evals = self.solver([w for _, _, w in items])
+            evals = self.solver.solve_prepared([w for _, _, w in items])
         except Exception as exc:  # a batch that fails is retried matrix by matrix
             if len(items) > 1:
                 for item in items:
                     self._solve([item])
                 return
             key, _, w = items[0]
-            self.errors[key] = _overflow_reason(w) or (
-                f"eigensolver failed ({type(exc).__name__}: {exc})"
-            )
+            why = f"eigensolver failed ({type(exc).__name__}: {_first_line(exc)})"
+            self.errors[key] = self._reason(w, why)
             return
         for (key, i, w), row in zip(items, evals, strict=True):
             if not np.all(np.isfinite(row)):
-                self.errors[key] = _overflow_reason(w) or "eigensolver returned non-finite values"
+                self.errors[key] = self._reason(w, "eigensolver returned non-finite values")
             self.results[key][i] = row
+
+    def _reason(self, item: np.ndarray, why: str) -> str:
+        # a queued Gram matrix is finite (checked in `add`), so only the solver is to blame
+        return why if self.solver.queues_gram else _failure_reason(item, why)
+
+
+def _failure_reason(w: np.ndarray, otherwise: str) -> str:
+    """Say why ``w`` (a matrix or its Gram matrix) gave no eigenvalues: NaN/Inf, overflow, else
+    ``otherwise``."""
+    n_nan, n_inf = int(np.isnan(w).sum()), int(np.isinf(w).sum())
+    if n_nan or n_inf:
+        return f"contains {n_nan} NaN and {n_inf} Inf values; {otherwise}"
+    return _overflow_reason(w) or otherwise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _overflow_reason(w: np.ndarray) -> str:

@@ -309,7 +309,8 @@ def _safetensors_reader(
         if math.prod(shape) == 0:
             raw = np.zeros(shape, dtype=storage)
         else:
-            raw = np.memmap(path, dtype=storage, mode="r", offset=offset, shape=shape)
+            # a str, not a Path: numpy resolves Path objects (an lstat per path component)
+            raw = np.memmap(str(path), dtype=storage, mode="r", offset=offset, shape=shape)
         if dtype == "bfloat16":
             return bfloat16_bits_to_float32(raw)
         return raw

@@ -132,6 +132,12 @@ def test_finite_check_survives_an_overflowing_sum():
 
     assert _non_finite(np.full(10, 1e308)) == ""
     assert _non_finite(np.array([1e308, 1e308, np.nan])) == "contains 1 NaN and 0 Inf values"
+    # the sum runs in the array's own precision (float16 in float32): overflow is not a NaN/Inf
+    assert _non_finite(np.full((300, 3), 3e38, dtype=np.float32)) == ""
+    assert _non_finite(np.full((300, 3), 6e4, dtype=np.float16)) == ""
+    half = np.full((300, 3), 6e4, dtype=np.float16)
+    half[5, 1], half[7, 2] = np.inf, -np.inf
+    assert _non_finite(half) == "contains 0 NaN and 2 Inf values"
 
 
 def test_all_zero_matrix_is_analysed_and_noted():

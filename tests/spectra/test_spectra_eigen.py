@@ -58,11 +58,39 @@ def test_batches_under_a_small_memory_budget_give_the_same_spectra(rng):
     weights = {f"l{i}.weight": rng.standard_normal((50, 20)) for i in range(7)}
     weights["big.weight"] = rng.standard_normal((200, 90))
     default = load_spectra(weights)
-    tiny = load_spectra(weights, batch_bytes=20_000)  # forces one matrix per batch and flushes
+    # the default path queues 20 x 20 Gram matrices (3200 bytes): a 3000-byte budget forces a
+    # flush after every matrix and one matrix per batch
+    tiny = load_spectra(weights, batch_bytes=3000)
     assert tiny == default
-    solver = make_solver(batch_bytes=20_000)
-    assert solver.batch_size((50, 20)) == 1
+    solver = make_solver(batch_bytes=3000)
+    assert solver.prepare(weights["l0.weight"]).shape == (20, 20)
+    assert solver.batch_size((20, 20)) == 1
     assert make_solver().batch_size((50, 20)) > 7
+    for backend in ("torch", "jax"):  # these queue the matrices themselves, moved in batches
+        if backend == "torch":
+            pytest.importorskip("torch")
+        per_matrix = load_spectra(weights, backend=backend, device="cpu", batch_bytes=8000)
+        assert make_solver(backend, "cpu", batch_bytes=8000).batch_size((50, 20)) == 1
+        for a, b in zip(per_matrix, default, strict=True):
+            assert a.name == b.name
+            assert_close_to_max(a.eigenvalues, b.eigenvalues, rel=1e-12)
+
+
+def test_default_path_holds_gram_matrices_not_weights(rng):
+    """numpy + gram reduces each queued matrix to its float64 Gram matrix on the smaller side."""
+    solver = make_solver()
+    assert solver.queues_gram
+    tall, wide = rng.standard_normal((40, 6)), rng.standard_normal((6, 40))
+    np.testing.assert_allclose(solver.prepare(tall), tall.T @ tall, rtol=1e-14)
+    np.testing.assert_allclose(solver.prepare(wide), wide @ wide.T, rtol=1e-14)
+    for other in (make_solver(method="svd"), make_solver("torch", "cpu")):
+        assert not other.queues_gram and other.prepare(tall) is tall
+    queue = BatchQueue(solver)
+    queue.add("tall", tall[None])
+    queue.add("wide", wide[None])
+    queue.flush()
+    assert_close_to_max(queue.results["tall"][0], svd_eigenvalues(tall), rel=1e-12)
+    assert_close_to_max(queue.results["wide"][0], svd_eigenvalues(wide), rel=1e-12)
 
 
 def test_queue_reports_a_failing_matrix_and_solves_the_rest(rng):
@@ -74,9 +102,27 @@ def test_queue_reports_a_failing_matrix_and_solves_the_rest(rng):
     queue.add("bad", bad)
     queue.flush()
     assert_close_to_max(queue.results["good"][0], svd_eigenvalues(good[0]))
-    # LAPACK either raises or returns NaN on NaN input: both are reported, neither hurts "good"
-    assert "eigensolver" in queue.errors["bad"]
+    # the Gram matrix of "bad" is NaN: it is never handed to LAPACK, and "good" is solved
+    assert queue.errors["bad"] == "contains 40 NaN and 0 Inf values; the eigensolver was not run"
     assert "good" not in queue.errors
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax", "svd"])
+def test_queue_reports_nan_input_on_the_other_paths(backend, rng):
+    """Paths that queue the matrices themselves report NaN input after the solve, per matrix."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    solver = make_solver(method="svd") if backend == "svd" else make_solver(backend, "cpu")
+    queue = BatchQueue(solver)
+    good = rng.standard_normal((1, 10, 4))
+    bad = good.copy()
+    bad[0, 2, 1] = np.nan
+    queue.add("bad", bad)
+    queue.add("good", good)
+    queue.flush()
+    assert queue.errors["bad"].startswith("contains 1 NaN and 0 Inf values; eigensolver")
+    assert "good" not in queue.errors
+    assert_close_to_max(queue.results["good"][0], svd_eigenvalues(good[0]))
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,9 @@ def minilm_reference(minilm_path) -> dict[str, np.ndarray]:
 
     tensors = load_file(str(minilm_path))
     return {
-        name: svd_eigenvalues(w) for name, w in tensors.items() if w.ndim == 2 and w.dtype == np.float32
+        name: svd_eigenvalues(w)
+        for name, w in tensors.items()
+        if w.ndim == 2 and w.dtype == np.float32
     }
 
 
@@ -26,7 +28,9 @@ def test_minilm_gram_path_to_1e10_of_max(minilm_path, minilm_reference):
     assert not spectra.failed
     skipped = {k.name: k for k in spectra.skipped}
     assert "int64" in skipped["embeddings.position_ids"].reason
-    assert all(len(k.shape) == 1 for name, k in skipped.items() if name != "embeddings.position_ids")
+    assert all(
+        len(k.shape) == 1 for name, k in skipped.items() if name != "embeddings.position_ids"
+    )
     kinds = {s.name: s.kind for s in spectra}
     assert kinds["embeddings.word_embeddings.weight"] == "embedding"
     assert kinds["encoder.layer.0.attention.self.query.weight"] == "linear"
@@ -71,7 +75,9 @@ def test_weightwatcher_get_esd_parity():
     watcher = ww.WeightWatcher(model=net)
     details = watcher.describe()
     spectra = load_spectra(net)
-    by_module = {name.removesuffix(".weight"): s for name, s in {s.name: s for s in spectra}.items()}
+    by_module = {
+        name.removesuffix(".weight"): s for name, s in {s.name: s for s in spectra}.items()
+    }
     assert set(details["name"]) == set(by_module) == {"0", "2", "4", "5"}
     for layer_id, name in zip(details["layer_id"], details["name"], strict=True):
         theirs = np.sort(np.asarray(watcher.get_ESD(layer=int(layer_id)), dtype=np.float64))
