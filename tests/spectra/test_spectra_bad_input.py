@@ -63,12 +63,26 @@ class _RunsCode:
         return (open, (self.marker, "w"))
 
 
-@pytest.mark.parametrize("suffix", [".pt", ".bin", ".pkl"])
-def test_pickle_that_would_run_code_is_refused(tmp_path, suffix):
+@pytest.mark.parametrize(
+    ("suffix", "writer"),
+    [(".pt", "zip"), (".bin", "zip"), (".pkl", "zip"), (".pth", "legacy"), (".ckpt", "pickle")],
+)
+def test_pickle_that_would_run_code_is_refused(tmp_path, suffix, writer):
+    """torch.save's zip and legacy formats, and a bare pickle: torch.load(weights_only=True)
+    refuses the payload before it runs, and the message says why and suggests safetensors."""
+    import pickle
+
     torch = pytest.importorskip("torch")
     marker = tmp_path / "code_ran"
     path = tmp_path / f"evil{suffix}"
-    torch.save({"w.weight": torch.ones(3, 3), "payload": _RunsCode(str(marker))}, path)
+    state = {"w.weight": torch.ones(3, 3), "payload": _RunsCode(str(marker))}
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(state, protocol=2))
+    else:
+        torch.save(state, path, _use_new_zipfile_serialization=writer == "zip")
+    # the control: a plain unpickle does run the payload, so the test below can fail
+    pickle.loads(pickle.dumps(_RunsCode(str(tmp_path / "control")))).close()
+    assert (tmp_path / "control").exists()
     with pytest.raises(ValueError) as info:
         load_spectra(path)
     message = str(info.value)

@@ -93,3 +93,15 @@ def test_bad_choice_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["spectra", "--backend", "cupy"])
     assert info.value.code == 2
+
+
+def test_progress_bar_for_many_layers_on_a_terminal(capsys, monkeypatch):
+    """``progress=True`` draws a bar on stderr for 20 tensors or more, and none for fewer."""
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich draws live displays only on a terminal
+    many = {f"l{i}.weight": np.eye(3) * (i + 1) for i in range(25)}
+    with_bar = load_spectra(many, progress=True)
+    err = capsys.readouterr().err
+    assert "spectra of <mapping>" in err and "25/25" in err
+    assert with_bar == load_spectra(many)
+    load_spectra(dict(list(many.items())[:5]), progress=True)
+    assert capsys.readouterr().err == ""

@@ -146,3 +146,29 @@ def test_cuda_without_a_gpu_is_a_clear_error():
     with pytest.raises(ValueError, match="sees no CUDA GPU"):
         make_solver(backend="torch", device="cuda")
     assert make_solver(backend="torch", device="auto").device == "cpu"
+
+
+def test_memory_stays_bounded_by_one_tensor_not_the_checkpoint(tmp_path, rng):
+    """Twelve 0.64 MB (as float64) matrices: the default path never holds more than about one
+    float64 weight copy plus the small Gram matrices; the SVD path holds at most one batch."""
+    import tracemalloc
+
+    from safetensors.numpy import save_file
+
+    weights = {
+        f"l{i}.weight": rng.standard_normal((1000, 80)).astype(np.float32) for i in range(12)
+    }
+    path = tmp_path / "m.safetensors"
+    save_file(weights, str(path))
+    float64_bytes = 1000 * 80 * 8
+    for kwargs, limit in [
+        ({}, 2.5 * float64_bytes),
+        ({"method": "svd", "batch_bytes": 2 * float64_bytes}, 6 * float64_bytes),
+    ]:
+        load_spectra(path, **kwargs)  # warm-up: imports and caches are not what is measured
+        tracemalloc.start()
+        spectra = load_spectra(path, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(spectra) == 12
+        assert peak < limit, f"{kwargs}: peak {peak / 1e6:.1f} MB, all weights are 7.7 MB"
