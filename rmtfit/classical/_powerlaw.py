@@ -142,6 +142,8 @@ def fit_power_law(
     xmin_hat = float(d.u[c.k[i]])
     tail = x[(x >= xmin_hat) & (x <= d.xmax)]
     alpha = _alpha_at(tail, xmin_hat, d.xmax, float(c.b[i]))
+    if np.isinf(d.xmax):  # the distance at the reported alpha (the scan's differs in rounding)
+        D = _scan.ks_distance(tail, alpha, xmin_hat, ks=ks)
     return _result(
         tail,
         alpha,
