@@ -9,7 +9,7 @@ floor
 rmtfit
     The ``rmtfit spectra PATH --quiet`` command, run in this process through
     :func:`rmtfit.cli.main` (argument parsing, reading, layer rules, NaN/Inf checks, batched
-    solver, summary); interpreter start-up and imports are timed separately, once.
+    solver, summary); interpreter start-up and imports are timed separately.
 weightwatcher
     WeightWatcher's eigenvalue stage on the checkpoint's directory: its layer iterator and
     ``apply_esd`` for every layer, as ``analyze()`` does before it fits power laws (float64 SVD).
@@ -19,6 +19,10 @@ Runs are interleaved (floor, rmtfit, weightwatcher, floor, ...) so that load on 
 hits all three alike; the table shows the median and the minimum wall time of ``--repeats`` runs
 and the median CPU time (all threads), each as a ratio to the floor. The eigenvalues of the three
 are checked against each other before timing (to 1e-10 of each layer's largest eigenvalue).
+The floor and the command are also timed in fresh interpreters (imports, BLAS start-up and
+first-touch memory included); ``--gpu`` adds the torch/jax GPU solvers, batched and per matrix.
+``--threads N`` limits the BLAS threads (recommended on a shared or oversubscribed machine, where
+idle BLAS threads spinning for work distort wall and CPU times alike).
 
 Usage::
 
@@ -166,18 +170,71 @@ def time_interleaved(
     return times
 
 
-def startup_seconds(path: Path) -> tuple[float, float]:
-    """Wall time of ``python -m rmtfit.cli spectra PATH -q`` and of ``import rmtfit.cli`` alone."""
-    base = [sys.executable, "-c"]
-    results = []
-    for code in (
-        f"import sys; from rmtfit.cli import main; sys.exit(main(['spectra', {str(path)!r}, '-q']))",
-        "import rmtfit.cli",
-    ):
-        start = time.perf_counter()
-        subprocess.run(base + [code], check=True, capture_output=True)
-        results.append(time.perf_counter() - start)
-    return results[0], results[1]
+def fresh_interpreter_seconds(path: Path, threads: int | None, repeats: int) -> list[str]:
+    """Median wall time of the floor and of the command, each in a fresh interpreter (imports,
+    BLAS start-up and first-touch memory included), and of ``import rmtfit.cli`` alone."""
+    env = dict(os.environ)
+    if threads is not None:  # a child does not inherit threadpoolctl's limits
+        env.update({v: str(threads) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")})
+    here = Path(__file__).resolve().parent
+    codes = {
+        "floor": f"import sys; sys.path.insert(0, {str(here)!r}); import spectra; "
+        f"spectra.floor(spectra.Path({str(path)!r}))",
+        "rmtfit spectra": "import sys; from rmtfit.cli import main; "
+        f"sys.exit(main(['spectra', {str(path)!r}, '-q']))",
+        "import rmtfit.cli": "import rmtfit.cli",
+    }
+    walls: dict[str, list[float]] = {name: [] for name in codes}
+    for _ in range(repeats):
+        for name, code in codes.items():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
+            walls[name].append(time.perf_counter() - start)
+    base = statistics.median(walls["floor"])
+    lines = [f"{'fresh interpreter':<24}{'median s':>10}{'ratio':>8}"]
+    for name, runs in walls.items():
+        wall = statistics.median(runs)
+        lines.append(f"{name:<24}{wall:>10.3f}{wall / base:>7.2f}x")
+    return lines
+
+
+def gpu_timings(path: Path, repeats: int) -> list[str]:
+    """Median wall time of ``load_spectra`` on each GPU backend, batched (default budget) and
+    one matrix per call (``batch_bytes=1``), with the largest relative difference to the CPU."""
+    from rmtfit.spectra import load_spectra
+    from rmtfit.spectra.eigen import make_solver
+
+    cpu = {s.name: s.eigenvalues for s in load_spectra(path)}
+    lines = [f"{'GPU solver':<32}{'median s':>10}{'min s':>9}  max rel. diff to CPU"]
+    for backend in ("torch", "jax"):
+        try:
+            make_solver(backend, "cuda")
+        except ValueError as exc:
+            lines.append(f"{backend:<32}skipped: {exc}")
+            continue
+        for label, batch_bytes in (("batched", None), ("per matrix", 1)):
+            extra = {} if batch_bytes is None else {"batch_bytes": batch_bytes}
+
+            def run(backend: str = backend, extra: dict = extra) -> dict[str, np.ndarray]:
+                spectra = load_spectra(path, backend=backend, device="cuda", **extra)
+                return {s.name: s.eigenvalues for s in spectra}
+
+            result = run()  # warm-up: CUDA context, JIT compilation per shape
+            walls = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                run()
+                walls.append(time.perf_counter() - start)
+            diff = max(
+                float(np.max(np.abs(result[k][big] - v[big]) / v[big]))
+                for k, v in cpu.items()
+                if np.any(big := v > 1e-6 * v[-1])
+            )
+            lines.append(
+                f"{backend + ' cuda, ' + label:<32}{statistics.median(walls):>10.3f}"
+                f"{min(walls):>9.3f}  {diff:.1e} (eigenvalues > 1e-6 lambda_max)"
+            )
+    return lines
 
 
 def report(times: dict[str, list[tuple[float, float]]]) -> list[str]:
@@ -206,13 +263,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=7, help="timed runs of each (default 7)")
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all)")
+    parser.add_argument(
+        "--fresh-repeats", type=int, default=3, help="runs in a fresh interpreter (default 3)"
+    )
     parser.add_argument("--no-ww", action="store_true", help="leave WeightWatcher out")
     parser.add_argument("--ww-analyze", action="store_true", help="also time one full ww analyze()")
+    parser.add_argument(
+        "--gpu",
+        action="store_true",
+        help="also time the torch/jax GPU solvers, batched vs per matrix",
+    )
     args = parser.parse_args(argv)
     path = args.path or minilm_path()
     with_ww = not args.no_ww
-    logging.getLogger("weightwatcher").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")  # WeightWatcher's pandas deprecations are not ours to fix
+    if with_ww:
+        with contextlib.redirect_stderr(io.StringIO()):  # its import-time notes about CUDA
+            import weightwatcher  # noqa: F401
+        logging.getLogger().setLevel(logging.WARNING)  # it logs INFO through the root logger
 
     limiter: contextlib.AbstractContextManager = contextlib.nullcontext()
     if args.threads is not None:
@@ -255,11 +323,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"weightwatcher analyze() (ESD + power-law fits), one run: "
                 f"{time.perf_counter() - start:.2f} s"
             )
-    command, imports = startup_seconds(path)
-    print(
-        f"\nwhole command in a fresh interpreter: {command:.2f} s "
-        f"(of which `import rmtfit.cli` alone: {imports:.2f} s)"
-    )
+    if args.gpu:
+        print()
+        for line in gpu_timings(path, args.repeats):
+            print(line)
+    print(f"\n{args.fresh_repeats} runs of each in a fresh interpreter:")
+    for line in fresh_interpreter_seconds(path, args.threads, args.fresh_repeats):
+        print(line)
     return 0
 
 
