@@ -67,16 +67,12 @@ def mp_cdf(x: np.ndarray, Q: float, sigma2: float = 1.0) -> np.ndarray:  # noqa:
     y = 1.0 / Q
     a, b = (1.0 - np.sqrt(y)) ** 2, (1.0 + np.sqrt(y)) ** 2
     t = np.clip(np.asarray(x, dtype=np.float64) / sigma2, a, b)
-    width = 2.0 * np.sqrt(y)
-    root = np.sqrt(np.maximum((b - t) * (t - a), 0.0))
-    phi = np.arccos(np.clip((1.0 + y - t) / width, -1.0, 1.0))
-    if y < 1.0:
-        with np.errstate(divide="ignore"):
-            last = 2.0 * (1.0 - y) * np.arctan(np.sqrt(b * (t - a) / (a * (b - t))))
-    else:
-        last = 0.0
-    out = (root + (1.0 + y) * phi - last) / (2.0 * np.pi * y)
-    return np.clip(out, 0.0, 1.0)
+    up, down = np.sqrt(t - a), np.sqrt(b - t)
+    root = up * down
+    phi = 2.0 * np.arctan2(up, down)  # arccos((1 + y - t) / (2 sqrt(y))), stable at the edges
+    last = 2.0 * (1.0 - y) * np.arctan2(np.sqrt(b) * up, np.sqrt(a) * down)
+    out = np.clip((root + (1.0 + y) * phi - last) / (2.0 * np.pi * y), 0.0, 1.0)
+    return np.where(t >= b, 1.0, np.where(t <= a, 0.0, out))
 
 
 def mp_quantile(p: np.ndarray, Q: float, sigma2: float = 1.0) -> np.ndarray:  # noqa: N803
