@@ -33,6 +33,17 @@ def test_conv_pooled_and_slices(rng):
         assert_close_to_max(s.eigenvalues, ref)
 
 
+@pytest.mark.parametrize("conv", ["pooled", "slices"])
+def test_conv_slices_on_the_svd_path_to_rtol_1e10(rng, conv):
+    w = rng.standard_normal((12, 12, 3, 3))  # square slices: the Gram path's worst case
+    spectra = load_spectra({"conv.weight": w}, conv=conv, method="svd")
+    per_slice = conv_reference(w)
+    expected = [np.sort(np.concatenate(per_slice))] if conv == "pooled" else per_slice
+    assert len(spectra) == len(expected)
+    for s, ref in zip(spectra, expected, strict=True):
+        np.testing.assert_allclose(s.eigenvalues, ref, rtol=1e-10, atol=0)
+
+
 def test_channels_last_conv_layout_gives_the_same_spectrum(rng):
     w = rng.standard_normal((16, 6, 3, 3))
     keras_layout = np.transpose(w, (2, 3, 1, 0))  # (kh, kw, in, out)
