@@ -391,7 +391,7 @@ def fit(
     target_accept: float = 0.8,
     ci_prob: float = 0.94,
     retry: bool = True,
-    exact: bool = False,
+    exact: bool = True,
     max_tree_depth: int = 10,
     progress: bool = False,
     workers: int | None = None,
@@ -430,8 +430,11 @@ def fit(
         Re-run the pairs that fail the diagnostics once, with twice the warmup and
         ``target_accept=max(0.95, target_accept)``.
     exact
-        Use exact posterior draws where the likelihood provides them
-        (``lik.extra["exact_posterior"]``, e.g. the fixed-xmin power law) instead of NUTS.
+        Where a likelihood declares an exact posterior (``lik.extra["exact_posterior"]``: the
+        fixed-xmin power law under its Jeffreys prior), return independent exact draws instead
+        of running NUTS (default). Only the registered likelihood with its declared priors
+        qualifies: after ``with_priors`` the exact law no longer applies and NUTS runs.
+        ``exact=False`` forces NUTS everywhere (the exact law is then a test oracle).
     max_tree_depth
         Maximum NUTS tree depth.
     progress

@@ -2,9 +2,9 @@
 
 A likelihood may declare ``extra["exact_posterior"](x, context, num_draws, seed) -> {name: draws}``
 (the fixed-xmin power law does: alpha - 1 is Gamma(n, sum ln(x/xmin)) under its Jeffreys prior,
-truncated to the prior range). By default the sampler is used anyway and the exact law is a test
-oracle; ``exact=True`` returns these independent draws instead, with the same pointwise
-log-likelihood and derived quantities as a sampled fit.
+truncated to the prior range). By default (``exact=True``) these independent draws are returned
+instead of NUTS draws, with the same pointwise log-likelihood and derived quantities as a
+sampled fit; with ``exact=False`` NUTS runs and the exact law is a test oracle.
 """
 
 from __future__ import annotations
@@ -22,8 +22,30 @@ __all__ = ["has_exact", "exact_fits"]
 
 
 def has_exact(lik: Any) -> bool:
-    """Whether ``lik`` declares exact posterior draws."""
-    return callable(lik.extra.get("exact_posterior"))
+    """Whether the exact posterior that ``lik`` declares applies to ``lik`` as given.
+
+    The exact law is derived for one log-density and one prior, so it is used only when ``lik``
+    is the registered likelihood of its name with the same ``logpdf``, the same exact law and
+    the same prior functions (a copy made by ``with_priors`` or ``dataclasses.replace`` does not
+    qualify).
+    """
+    law = lik.extra.get("exact_posterior")
+    if not callable(law):
+        return False
+    from rmtfit.likelihoods import get_likelihood
+
+    try:
+        registered = get_likelihood(lik.name)
+    except KeyError:
+        return False
+    return (
+        registered.extra.get("exact_posterior") is law
+        and registered.logpdf is lik.logpdf
+        and registered.parameter_names == lik.parameter_names
+        and all(
+            a.prior is b.prior for a, b in zip(registered.parameters, lik.parameters, strict=True)
+        )
+    )
 
 
 def _layer_seed(seed: int, likelihood: str, layer: str) -> int:
@@ -74,9 +96,15 @@ def exact_fits(
             n = p.x.size
             loglik = pointwise["loglik"][j, :, :, :n]
             if np.isnan(loglik).any():
+                c_, d_ = np.argwhere(np.isnan(loglik).any(axis=-1))[0]
+                values = ", ".join(
+                    f"{name}={params[j, c_, d_, k]:.6g}"
+                    for k, name in enumerate(lik.parameter_names)
+                )
                 out[(p.layer, lik.name)] = (
                     "failed",
-                    f"layer {p.layer!r}, likelihood {lik.name!r}: the log-likelihood is NaN at an exact posterior draw.",
+                    f"layer {p.layer!r}, likelihood {lik.name!r}: the log-likelihood is NaN "
+                    f"at the exact posterior draw {values} (chain {c_}, draw {d_}).",
                 )
                 continue
             posterior = {

@@ -27,7 +27,9 @@ CONTEXT = {"xmin": 1.0}
 def layers_and_fits():
     spectra, classical = power_law_layers(ALPHAS, SIZES, seed=11)
     nuts = rmtfit.fit(spectra, "power_law", classical=classical, seed=3, **SETTINGS)
-    exact = rmtfit.fit(spectra, "power_law", classical=classical, seed=3, exact=True, **SETTINGS)
+    exact = rmtfit.fit(
+        spectra, "power_law", classical=classical, seed=3, **{**SETTINGS, "exact": True}
+    )
     return spectra, nuts, exact
 
 

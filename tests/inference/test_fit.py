@@ -123,3 +123,20 @@ def test_cache_dir_follows_the_environment_variable(monkeypatch, tmp_path):
     assert cache_dir() is None
     monkeypatch.delenv("RMTFIT_JAX_CACHE")
     assert cache_dir().parts[-3:] == (".cache", "rmtfit", "jax")
+
+
+def test_power_law_uses_its_exact_posterior_by_default_but_not_under_other_priors():
+    import numpyro.distributions as dist
+
+    spectra, classical = power_law_layers([3.0, 3.0, 3.0], [60, 200, 400], seed=1)
+    fits = rmtfit.fit(spectra, "power_law", classical=classical, seed=7)
+    assert fits["l0", "power_law"].attrs["sampler"] == "exact"
+    assert fits.status("l0", "power_law") == "ok"
+    narrow = rmtfit.get_likelihood("power_law").with_priors(
+        alpha=lambda ctx: dist.Uniform(2.0, 4.0)
+    )
+    fits = rmtfit.fit(spectra, narrow, classical=classical, seed=7, **SETTINGS | {"exact": True})
+    f = fits["l0", "power_law"]
+    assert f.attrs.get("sampler", "nuts") != "exact"
+    assert "acceptance_rate" in f.sample_stats  # NUTS ran
+    assert f.posterior["alpha"].min() > 2.0 and f.posterior["alpha"].max() < 4.0
