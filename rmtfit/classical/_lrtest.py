@@ -112,7 +112,10 @@ def nested_lr_test(
     :math:`\\tfrac12\\chi^2_0 + \\tfrac12\\chi^2_1` with :math:`\\chi^2_0` a point mass at 0), so
     :math:`p = \\tfrac12 P(\\chi^2_1 > 2R)` for 2R > 0 and 1 at 2R = 0. The plain
     :math:`\\chi^2_{df}` p-value (``boundary=False``; what ``powerlaw`` reports) is about twice
-    too large at the boundary.
+    too large at the boundary. The mixture needs the usual regularity apart from the boundary,
+    in particular finite Fisher information at the null: for the cutoff power law against the
+    power law that means Var(x) < inf, i.e. alpha > 3; for heavier tails the score of lambda
+    has infinite variance and the mixture does not hold.
 
     Parameters
     ----------
