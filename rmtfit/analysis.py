@@ -349,9 +349,11 @@ def _metrics_dict(metrics: Any) -> dict[str, float]:
 
 def _collect_likelihoods(likelihoods: Sequence[Any] | str | None) -> tuple[tuple[str, Any], ...]:
     """``(name, Likelihood)`` pairs to fit: the default set, or the user's names/objects."""
-    from rmtfit.likelihoods import DEFAULT_LIKELIHOODS, get_likelihood
+    from rmtfit.likelihoods import get_likelihood
 
     if likelihoods is None:
+        from rmtfit.likelihoods import DEFAULT_LIKELIHOODS
+
         likelihoods = DEFAULT_LIKELIHOODS
     elif isinstance(likelihoods, str):
         likelihoods = [n.strip() for n in likelihoods.split(",") if n.strip()]
@@ -382,7 +384,228 @@ def _collect_full(
     timings: dict[str, float],
 ) -> _FullResults:
     """Bayesian fits, comparison, phases and the network summary of the layers that are ok."""
-    raise NotImplementedError(
-        "the full analysis needs rmtfit.inference, rmtfit.compare and rmtfit.phases, which are "
-        "not available in this build yet; run with fast=True (--fast)."
+    from rmtfit.inference import fit
+
+    ok = [s for s in spectra if per_layer[s.name].status == "ok"]
+    if not ok:
+        return _FullResults()
+    classical = {
+        s.name: per_layer[s.name].classical
+        for s in ok
+        if per_layer[s.name].classical is not None and per_layer[s.name].classical.ok
+    }
+    options: dict[str, Any] = {}
+    if draws is not None:
+        options["draws"] = draws
+    if chains is not None:
+        options["chains"] = chains
+    start = time.perf_counter()
+    with bar.task("Bayesian fits", total=None):
+        fits = fit(
+            ok,
+            [lik for _, lik in chosen],
+            classical=classical,
+            seed=seed,
+            ci_prob=ci_prob,
+            **options,
+        )
+    timings["fits"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    layers: dict[str, _Fitted] = {}
+    comparisons: dict[str, Any] = {}
+    phases: dict[str, Any] = {}
+    predictive: dict[str, tuple[Predictive, ...]] = {}
+    with bar.task("comparison and phases", total=len(ok)) as advance:
+        for spectrum in ok:
+            fitted, comparison, phase, pred = _full_one(
+                fits, spectrum, per_layer[spectrum.name].classical, chosen, seed, ci_prob
+            )
+            layers[spectrum.name] = fitted
+            comparisons[spectrum.name] = comparison
+            if phase is not None:
+                phases[spectrum.name] = phase
+            predictive[spectrum.name] = pred
+            advance()
+    timings["comparison"] = time.perf_counter() - start
+
+    network, network_summary = _network(fits, ok, classical, seed, ci_prob)
+    return _FullResults(
+        fits=fits,
+        comparison=comparisons,
+        phases=phases,
+        network=network,
+        network_summary=network_summary,
+        layers=layers,
+        predictive=predictive,
     )
+
+
+_MODEL_STATUSES_WITH_DRAWS = ("ok", "flagged")
+PREDICTIVE_DRAWS = 100
+"""Posterior predictive spectra drawn per (layer, likelihood) for the ESD plots."""
+
+
+def _full_one(
+    fits: Any,
+    spectrum: Any,
+    classical: Any,
+    chosen: Sequence[tuple[str, Any]],
+    seed: int,
+    ci_prob: float,
+) -> tuple[_Fitted, dict[str, Any], Any, tuple[Predictive, ...]]:
+    """Comparison per family, phase probabilities, posterior summaries and predictive draws of one layer."""
+    from rmtfit.compare import compare, likelihood_family
+    from rmtfit.phases import phase_probabilities
+
+    name = spectrum.name
+    notes: list[str] = []
+    usable = [lik for lik, _ in chosen if fits.status(name, lik) in _MODEL_STATUSES_WITH_DRAWS]
+    for lik, _ in chosen:
+        if lik not in usable:
+            notes.append(f"{lik}: {fits.status(name, lik)} ({fits.reason(name, lik)})")
+    idatas = {lik: fits.idata(name, lik) for lik in usable}
+    families = {lik: likelihood_family(lik, idatas[lik]) for lik in usable}
+
+    comparisons: dict[str, Any] = {}
+    weights: dict[str, float] = {}
+    scores: dict[str, Any] = {}
+    for family in sorted(set(families.values())):
+        group = {lik: d for lik, d in idatas.items() if families[lik] == family}
+        try:
+            comparison = compare(group, layer=name, family=family, seed=seed)
+        except (ValueError, KeyError) as exc:
+            notes.append(f"{family}-family comparison failed: {exc}")
+            continue
+        comparisons[family] = comparison
+        for score in comparison.models:
+            weights[score.name] = float(score.weight)
+            scores[score.name] = score
+
+    phase = None
+    phase_dict = None
+    if any(f == "full" for f in families.values()):
+        try:
+            full_idatas = {lik: d for lik, d in idatas.items() if families[lik] == "full"}
+            phase = phase_probabilities(
+                full_idatas, spectrum, classical=classical, comparison=comparisons.get("full")
+            )
+            phase_dict = {"probabilities": dict(phase.probabilities), "map": phase.map_phase}
+        except (ValueError, KeyError) as exc:
+            notes.append(f"phases not assigned: {exc}")
+    else:
+        notes.append("phases need a full-spectrum likelihood; none was fitted")
+
+    models = {
+        lik: _model_record(
+            fits, name, lik, families.get(lik, ""), scores.get(lik), weights.get(lik)
+        )
+        for lik, _ in chosen
+    }
+    fitted = _Fitted(
+        posterior=_posterior_estimates(fits, name, usable, ci_prob),
+        models=models,
+        phase=phase_dict,
+        note="; ".join(notes),
+    )
+    return fitted, comparisons, phase, _predictive(fits, spectrum, usable, families, seed)
+
+
+def _model_record(
+    fits: Any, layer: str, lik: str, family: str, score: Any, weight: float | None
+) -> dict[str, Any]:
+    status = fits.status(layer, lik)
+    record: dict[str, Any] = {
+        "family": family,
+        "status": status,
+        "reason": fits.reason(layer, lik),
+        "weight": weight,
+        "elpd_loo": None if score is None else score.elpd_loo,
+        "se": None if score is None else score.se,
+        "max_pareto_k": None if score is None else score.pareto_k_max,
+        "r_hat_max": None,
+        "ess_bulk_min": None,
+        "divergences": None,
+    }
+    if status in _MODEL_STATUSES_WITH_DRAWS:
+        summary = fits.summary.sel(layer=layer, likelihood=lik)
+        r_hat = np.asarray(summary["r_hat"].values, dtype=np.float64)
+        ess = np.asarray(summary["ess_bulk"].values, dtype=np.float64)
+        record["r_hat_max"] = float(np.nanmax(r_hat)) if np.isfinite(r_hat).any() else None
+        record["ess_bulk_min"] = float(np.nanmin(ess)) if np.isfinite(ess).any() else None
+        record["divergences"] = int(summary["divergences"].values)
+    return record
+
+
+POSTERIOR_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    # report quantity -> (likelihood, posterior variable) in order of preference
+    "alpha": (
+        ("spliced_pl", "alpha"),
+        ("spliced_tpl", "alpha"),
+        ("spliced_mp", "alpha"),
+        ("power_law", "alpha"),
+    ),
+    "xmin": (("spliced_pl", "xmin"), ("spliced_tpl", "xmin"), ("spliced_mp", "xmin")),
+    "sigma_mp": (("mp_spikes", "sigma2"),),
+    "lambda_plus": (("mp_spikes", "lambda_plus"),),
+    "num_spikes": (("mp_spikes", "K"),),
+}
+"""Which fitted likelihood each posterior column of the report comes from (the first one fitted;
+``sigma_mp`` is the square root of the ``sigma2`` draws). A tail-only ``xmin`` is fixed at the
+classical value and so has no posterior."""
+
+
+def _posterior_estimates(
+    fits: Any, layer: str, usable: Sequence[str], ci_prob: float
+) -> dict[str, Estimate | None]:
+    out: dict[str, Estimate | None] = {}
+    for quantity, sources in POSTERIOR_SOURCES.items():
+        out[quantity] = None
+        for lik, variable in sources:
+            if lik not in usable:
+                continue
+            try:
+                values = np.asarray(fits.draws(layer, lik, variable), dtype=np.float64)
+            except KeyError:
+                continue
+            if quantity == "sigma_mp":
+                values = np.sqrt(values)
+            out[quantity] = Estimate.from_draws(values, ci_prob, likelihood=lik)
+            break
+    return out
+
+
+def _predictive(
+    fits: Any, spectrum: Any, usable: Sequence[str], families: Mapping[str, str], seed: int
+) -> tuple[Predictive, ...]:
+    out = []
+    for lik in usable:
+        try:
+            draws = fits.posterior_predictive(spectrum.name, lik, PREDICTIVE_DRAWS, seed=seed)
+        except ValueError:
+            continue  # the likelihood declares no sampler: no band, the plot says so
+        n_obs = int(fits[spectrum.name, lik].observed.size)
+        mass = 1.0 if families[lik] == "full" else n_obs / max(int(spectrum.num_evals), 1)
+        out.append(Predictive(lik, families[lik], np.asarray(draws), mass))
+    return tuple(out)
+
+
+def _network(
+    fits: Any, ok: Sequence[Any], classical: Mapping[str, Any], seed: int, ci_prob: float
+) -> tuple[Any, dict[str, Estimate | None] | None]:
+    """Network-level metrics as posterior draws, summarised; ``(None, None)`` when no layer has alpha."""
+    from rmtfit.network import network_metrics
+
+    try:
+        network = network_metrics(fits, spectra=ok, seed=seed)
+    except (ValueError, TypeError):
+        return None, None
+    summary = {
+        metric: Estimate.from_draws(values, ci_prob) for metric, values in network.network.items()
+    }
+    return network, summary
+
+
+def _write_fits_netcdf(fits: Any, path: Path) -> None:
+    """``fits.nc``: every posterior and the summary (:meth:`rmtfit.Fits.to_netcdf`)."""
+    fits.to_netcdf(path)
