@@ -12,7 +12,13 @@ Importing this package registers the built-in likelihoods, each written with the
 :func:`check_likelihood` runs any likelihood (a user's too) through the conformance checks.
 """
 
-from rmtfit.likelihoods import _mp_spikes, _spliced, _tail_power_laws  # noqa: F401  (register)
+from rmtfit.likelihoods import (  # noqa: F401  (importing registers the built-ins)
+    _alternatives,
+    _frechet,
+    _mp_spikes,
+    _spliced,
+    _tail_power_laws,
+)
 from rmtfit.likelihoods._api import (
     FAMILIES,
     Likelihood,

@@ -268,7 +268,7 @@ def _check_jit_vmap(lik, params, ctx, x, *_):
     plain = _logpdf(lik, x, params, ctx)
     jitted = np.asarray(jax.jit(lik.logpdf)(jnp.asarray(x), _jnp(params), _jnp(ctx)))
     stacked = {k: jnp.full((2,), v, dtype=jnp.float64) for k, v in params.items()}
-    mapped = jax.vmap(lambda p: lik.logpdf(jnp.asarray(x), p, _jnp(ctx)))(stacked)
+    mapped = jax.jit(jax.vmap(lambda p: lik.logpdf(jnp.asarray(x), p, _jnp(ctx))))(stacked)
     err_jit = float(np.max(np.abs(jitted - plain) / (1.0 + np.abs(plain))))
     err_vmap = float(np.max(np.abs(np.asarray(mapped) - plain[None]) / (1.0 + np.abs(plain))))
     return [
@@ -281,7 +281,7 @@ def _check_gradient(lik, params, ctx, x, *_):
     def total(p):
         return jnp.sum(lik.logpdf(jnp.asarray(x), p, _jnp(ctx)))
 
-    grad = jax.grad(total)(_jnp(params))
+    grad = jax.jit(jax.grad(total))(_jnp(params))
     values = {k: float(v) for k, v in grad.items()}
     ok = all(np.isfinite(v) for v in values.values())
     return [CheckResult("gradient", ok, f"d sum logpdf / d params = {values}")]
@@ -320,9 +320,14 @@ def _integrate_log_scale(density, lo, hi, points, tol):
         xv = np.exp(v)
         return density(xv) * xv
 
-    log_points = sorted(np.log(points)) if points else [0.0]
-    v_lo = np.log(lo) if lo > 0 else log_points[0] - 1.0
-    v_hi = np.log(hi) if np.isfinite(hi) else log_points[-1] + 1.0
+    top = hi if np.isfinite(hi) else np.inf
+    positive = [p for p in points if lo < p < top and p > 0]
+    log_points = sorted(np.log(positive))
+    if lo > 0:
+        v_lo = float(np.log(lo))
+    else:
+        v_lo = min(log_points + ([float(np.log(hi))] if np.isfinite(hi) else [0.0])) - 1.0
+    v_hi = float(np.log(hi)) if np.isfinite(hi) else max(log_points + [v_lo]) + 1.0
     inner = [v for v in log_points if v_lo < v < v_hi]
     total, err = integrate(fn, v_lo, v_hi, points=inner, abs_tol=tol * 1e-2)
     for direction, open_end in ((1, not np.isfinite(hi)), (-1, lo <= 0)):
@@ -351,7 +356,7 @@ def _check_normalisation_and_cdf(lik, params, ctx, x, seed, num_samples, tol, _k
     ]
     if lik.cdf is not None and x.size:
         at = [float(q) for q in np.quantile(x, [0.1, 0.5, 0.9])]
-        declared = np.asarray(lik.cdf(jnp.asarray(at), _jnp(params), _jnp(ctx)))
+        declared = np.asarray(_cdf_fn(lik, params, ctx)(jnp.asarray(at)))
         inner = [p for p in points]
         integrated = np.array(
             [
@@ -362,6 +367,10 @@ def _check_normalisation_and_cdf(lik, params, ctx, x, seed, num_samples, tol, _k
         gap = float(np.max(np.abs(declared - integrated)))
         out.append(CheckResult("cdf", gap < 1e-7, f"max |cdf - integrated density| {gap:.2e}"))
     return out
+
+
+def _cdf_fn(lik, params, ctx):
+    return jax.jit(lambda v: lik.cdf(v, _jnp(params), _jnp(ctx)))
 
 
 def _draw(lik, params, ctx, x, seed, num_samples):
@@ -389,11 +398,8 @@ def _check_sampler(lik, params, ctx, x, seed, num_samples, tol, ks_threshold):
             CheckResult("sampler", False, f"draws outside the support ({lo}, {hi}) or not finite")
         ]
     if lik.cdf is not None:
-
-        def cdf(v):
-            return np.asarray(lik.cdf(jnp.asarray(v), _jnp(params), _jnp(ctx)))
-
-        p_value = float(stats.kstest(draws, cdf).pvalue)
+        cdf = _cdf_fn(lik, params, ctx)
+        p_value = float(stats.kstest(draws, lambda v: np.asarray(cdf(jnp.asarray(v)))).pvalue)
         test = "Kolmogorov-Smirnov vs cdf"
     else:
         p_value = _chi_square_pvalue(lik, params, ctx, x, draws, tol)

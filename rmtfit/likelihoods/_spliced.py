@@ -41,12 +41,11 @@ from rmtfit.densities import (
     mp_soft_cdf,
     mp_soft_log_normaliser,
     mp_soft_logpdf,
-    mp_soft_support,
+    mp_soft_sample,
     power_law_cdf,
     power_law_logpdf,
     power_law_sample,
 )
-from rmtfit.densities._quadrature import bisect_increasing
 from rmtfit.likelihoods._api import Parameter, likelihood
 from rmtfit.likelihoods._common import clip_into, full_context
 from rmtfit.likelihoods._mp_spikes import SIGMA2_PRIOR_SD
@@ -335,19 +334,9 @@ def _spliced_mp_cdf(x, params, context):
 
 
 def _mp_bulk_sampler(params, context) -> Callable[..., Any]:
-    n_rows, q_ratio, sigma2 = context["N"], context["Q"], params["sigma2"]
-    lo, _ = mp_soft_support(sigma2, n_rows, q_ratio)
-    xmin = params["xmin"]
-    lo = jnp.minimum(jnp.maximum(lo, xmin * 1e-12), xmin)
-    top = mp_soft_cdf(xmin, sigma2, n_rows, q_ratio)
-
     def draw(key, shape):
-        v = jax.random.uniform(key, shape, dtype=jnp.float64) * top
-
-        def cdf_log(log_x):
-            return mp_soft_cdf(jnp.exp(log_x), sigma2, n_rows, q_ratio)
-
-        return jnp.exp(bisect_increasing(cdf_log, v, jnp.log(lo), jnp.log(xmin), 60))
+        n_rows, q_ratio, sigma2 = context["N"], context["Q"], params["sigma2"]
+        return mp_soft_sample(key, sigma2, n_rows, q_ratio, shape=shape, upper=params["xmin"])
 
     return draw
 
