@@ -87,14 +87,13 @@ def bootstrap_gof(
     below = np.sort(x[x < fit.xmin])
     n = x.size
     rng = np.random.default_rng(seed)
-    from_tail = rng.random((int(n_boot), n)) < fit.n_tail / n
-    synthetic = sample_power_law(rng, (int(n_boot), n), fit.alpha, fit.xmin, fit.xmax)
-    if below.size:
-        resampled = below[rng.integers(0, below.size, size=(int(n_boot), n))]
-        synthetic = np.where(from_tail, synthetic, resampled)
     xmax = None if np.isinf(fit.xmax) else fit.xmax
     D_boot = np.full(int(n_boot), np.nan)
-    for i, sample in enumerate(synthetic):
+    for i in range(int(n_boot)):  # one replicate at a time: memory O(n), not O(n_boot * n)
+        sample = sample_power_law(rng, n, fit.alpha, fit.xmin, fit.xmax)
+        if below.size:
+            from_tail = rng.random(n) < fit.n_tail / n
+            sample = np.where(from_tail, sample, below[rng.integers(0, below.size, size=n)])
         try:
             refit = fit_power_law(
                 sample,

@@ -130,6 +130,8 @@ def fit_power_law(
         raise ValueError(f"The value of `xmax` must be positive, got {xmax}.")
     d = _scan.prepare(x, xmax)
     if xmin is not None:
+        if not (np.isfinite(xmin) and xmin > 0):
+            raise ValueError(f"The value of `xmin` must be positive and finite, got {xmin}.")
         return _fit_fixed_xmin(x, float(xmin), xmax, ks, int(min_tail))
     c = _scan.candidates(d, int(min_tail))
     if c.k.size == 0:
@@ -143,7 +145,11 @@ def fit_power_law(
     tail = x[(x >= xmin_hat) & (x <= d.xmax)]
     alpha = _alpha_at(tail, xmin_hat, d.xmax, float(c.b[i]))
     if np.isinf(d.xmax):  # the distance at the reported alpha (the scan's differs in rounding)
-        D = _scan.ks_distance(tail, alpha, xmin_hat, ks=ks)
+        k = c.k[i : i + 1]
+        final = _scan.Candidates(
+            k=k, m=c.m[i : i + 1], b=np.array([alpha - 1.0]), log_span=c.log_span[i : i + 1]
+        )
+        D = float(_scan._exact(d, final, np.zeros(1, dtype=np.intp), ks)[0][0])
     return _result(
         tail,
         alpha,

@@ -16,7 +16,8 @@ matrix, :math:`O(n^2)` memory (256 M entries at n = 16,000). The scan avoids bot
 * **Lower bounds on a coarse grid.** The maximum over any subset of the tail is a lower bound
   :math:`L_k \\le D_k`. Level by level, every live candidate is evaluated on ``P`` evenly spaced
   points of its tail plus a few "hot" points (where other candidates attained their maximum);
-  ``P`` grows four-fold per level.
+  ``P`` doubles per level (settings chosen to minimise the matrix entries evaluated on
+  Pareto and log-normal samples of 4,000 and 16,000 values).
 * **Exact values for the most promising candidates**, whose smallest value ``best`` bounds the
   minimum from above.
 * **Pruning**: a candidate with :math:`L_k > \\text{best}` cannot be the minimiser and is dropped.
@@ -38,9 +39,10 @@ __all__ = ["SortedData", "Candidates", "prepare", "candidates", "scan", "ks_dist
 
 KS_METHODS = ("standard", "reweighted", "powerlaw")
 _CHUNK = 1 << 20  # matrix entries evaluated at once (8 MiB per float64 temporary)
-_FIRST_GRID = 16
+_FIRST_GRID = 8
 _EXACT_PER_LEVEL = 4
 _MAX_HOT = 32
+_GROWTH = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,8 +75,9 @@ def prepare(x: np.ndarray, xmax: float | None = None) -> SortedData:
     x = np.sort(np.asarray(x, dtype=np.float64))
     if xmax is not None:
         x = x[x <= xmax]
-    u, counts = np.unique(x, return_counts=True)
-    below = np.concatenate(([0.0], np.cumsum(counts, dtype=np.float64)))
+    first = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))  # x is sorted: no 2nd sort
+    u = x[first]
+    below = np.concatenate((first, [x.size])).astype(np.float64)
     return SortedData(
         u=u,
         log_u=np.log(u),
@@ -176,10 +179,7 @@ def _distance(d: SortedData, c: Candidates, rows: np.ndarray, cols: np.ndarray, 
     hi_arg = np.argmax(top, axis=0) if want_arg else None
     top_max = top.max(axis=0) if hi_arg is None else top[hi_arg, np.arange(rows.size)]
     above_side = top_max + (inv_m if unique and ks != "powerlaw" else 0.0) - shift
-    if ks == "powerlaw":
-        dist = np.maximum(below_side, above_side)
-    else:
-        dist = np.maximum(below_side, above_side)
+    dist = np.maximum(below_side, above_side)
     if not want_arg:
         return dist, None
     pick = np.arange(rows.size)
@@ -269,7 +269,7 @@ def scan(d: SortedData, c: Candidates, ks: str = "standard", full: bool = False)
         hot = np.unique(np.concatenate([hot, hot_j]))[-_MAX_HOT:]
         best = min(best, float(np.nanmin(exact)))
         alive = alive[lower[alive] <= best]
-        points *= 4
+        points *= _GROWTH
     i = int(alive[np.argmin(exact[alive])])
     return i, float(exact[i]), None, int(np.count_nonzero(~np.isnan(exact)))
 

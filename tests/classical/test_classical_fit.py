@@ -147,3 +147,17 @@ def test_public_names_are_exported_and_documented():
         obj = getattr(classical, name)
         assert obj.__doc__ and obj.__doc__.strip(), name
     assert ClassicalFit.__doc__
+
+
+@pytest.mark.slow
+def test_bootstrap_p_values_are_roughly_uniform_under_the_null():
+    """Clauset's bootstrap with the xmin scan: p ~ U(0, 1) when the data are a power law."""
+    rng = np.random.default_rng(11)
+    p = np.array(
+        [
+            bootstrap_gof(x, fit_power_law(x), n_boot=50, seed=i).p_value
+            for i, x in enumerate(sample_power_law(rng, (60, 200), 2.5, 1.0))
+        ]
+    )
+    assert abs(p.mean() - 0.5) <= 3 * np.sqrt(1 / 12 / p.size)
+    assert np.mean(p <= 0.1) <= 0.1 + 3 * np.sqrt(0.09 / p.size)
