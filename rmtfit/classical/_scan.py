@@ -167,7 +167,7 @@ def _distance(d: SortedData, c: Candidates, rows: np.ndarray, cols: np.ndarray, 
     if ks == "reweighted":
         cdf = 1.0 - survival if cdf is None else cdf
         weight = np.sqrt(cdf * (1.0 - cdf))
-        upper = (g + inv_m if unique else h) - shift
+        upper = (g + inv_m if h is None else h) - shift
         with np.errstate(divide="ignore", invalid="ignore"):
             dev = np.where(weight > 0, np.maximum(shift - g, upper) / weight, 0.0)
         arg = np.argmax(dev, axis=0)
@@ -175,7 +175,7 @@ def _distance(d: SortedData, c: Candidates, rows: np.ndarray, cols: np.ndarray, 
         return dev[arg, pick], (cols[arg, pick] if want_arg else None)
     lo_arg = np.argmin(g, axis=0) if want_arg else None
     below_side = shift - (g.min(axis=0) if lo_arg is None else g[lo_arg, np.arange(rows.size)])
-    top = g if ks == "powerlaw" else (g if unique else h)
+    top = g if (ks == "powerlaw" or h is None) else h
     hi_arg = np.argmax(top, axis=0) if want_arg else None
     top_max = top.max(axis=0) if hi_arg is None else top[hi_arg, np.arange(rows.size)]
     above_side = top_max + (inv_m if unique and ks != "powerlaw" else 0.0) - shift

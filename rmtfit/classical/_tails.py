@@ -124,7 +124,7 @@ def fit_truncated_power_law(x: np.ndarray, *, xmin: float, xmax: float | None = 
     hi = float(np.max(_positive(x, "x"))) if xmax is None else float(xmax)
     t = _tail(x, xmin, hi)
     span = np.log(hi / xmin)
-    b = float(_scan.truncated_exponent(np.mean(np.log(t / xmin)), span))
+    b = float(_scan.truncated_exponent(np.asarray(np.mean(np.log(t / xmin))), np.asarray(span)))
     alpha = 1.0 + b
     logliks = power_law_logpdf(t, alpha, xmin, hi)
     return _result("truncated_power_law", {"alpha": alpha, "xmax": hi}, logliks, t, xmin, hi, 1)
@@ -194,20 +194,19 @@ def fit_cutoff_power_law(x: np.ndarray, *, xmin: float) -> TailFit:
         return val if np.isfinite(val) else 1e300
 
     scale = float(np.mean(t))
-    best = None
-    for alpha0, lam0 in (
-        (pl.params["alpha"], 1e-3 / scale),
-        (1.0, 1.0 / scale),
-        (0.5, 3.0 / scale),
-    ):
-        res = optimize.minimize(
-            nll,
-            [alpha0, np.log(lam0)],
-            method="Nelder-Mead",
-            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
-        )
-        if best is None or res.fun < best.fun:
-            best = res
+    starts = ((pl.params["alpha"], 1e-3 / scale), (1.0, 1.0 / scale), (0.5, 3.0 / scale))
+    best = min(
+        (
+            optimize.minimize(
+                nll,
+                [alpha0, np.log(lam0)],
+                method="Nelder-Mead",
+                options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
+            )
+            for alpha0, lam0 in starts
+        ),
+        key=lambda res: res.fun,
+    )
     alpha, lam = float(best.x[0]), float(np.exp(best.x[1]))
     if -best.fun <= pl.loglik + 1e-9:  # boundary (up to rounding): the power law itself
         return _result(
@@ -262,16 +261,18 @@ def fit_lognormal(x: np.ndarray, *, xmin: float) -> TailFit:
         (logs.mean(), np.log(logs.std() + 1e-12)),
         (np.log(xmin) - 2 * logs.std(), np.log(2 * logs.std() + 1e-12)),
     )
-    best = None
-    for start in starts:
-        res = optimize.minimize(
-            nll,
-            start,
-            method="Nelder-Mead",
-            options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 4000},
-        )
-        if best is None or res.fun < best.fun:
-            best = res
+    best = min(
+        (
+            optimize.minimize(
+                nll,
+                start,
+                method="Nelder-Mead",
+                options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 4000},
+            )
+            for start in starts
+        ),
+        key=lambda res: res.fun,
+    )
     mu, sigma = float(best.x[0]), float(np.exp(best.x[1]))
     return _result(
         "lognormal",
