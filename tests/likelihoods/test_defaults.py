@@ -20,7 +20,7 @@ def test_default_likelihoods_are_registered_with_the_names_other_stages_use():
     assert DEFAULT_LIKELIHOODS == ("mp_spikes", "spliced_pl", "power_law")
     families = {name: get_likelihood(name).family for name in DEFAULT_LIKELIHOODS}
     assert families == {"mp_spikes": "full", "spliced_pl": "full", "power_law": "tail"}
-    assert {"alpha", "xmin", "phi"} <= set(get_likelihood("spliced_pl").parameter_names)
+    assert {"alpha", "xmin"} <= set(get_likelihood("spliced_pl").parameter_names)
     assert "sigma2" in get_likelihood("mp_spikes").parameter_names
     assert set(DEFAULT_LIKELIHOODS) <= set(list_likelihoods())
 
