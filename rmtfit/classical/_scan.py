@@ -220,13 +220,16 @@ def _exact(d: SortedData, c: Candidates, rows: np.ndarray, ks: str):
 def _grid_bound(d, c, rows, points, hot, ks):
     """Lower bound of D on ``points`` evenly spaced tail points plus the ``hot`` points."""
     last = d.u.size - 1
-    steps = np.linspace(0.0, 1.0, points)[:, None]
+    steps = np.arange(points, dtype=np.intp)[:, None]
     out_d = np.empty(rows.size)
     per_chunk = max(1, _CHUNK // (points + hot.size))
     for start in range(0, rows.size, per_chunk):
         r = rows[start : start + per_chunk]
         k = c.k[r][None, :]
-        grid = k + (steps * (last - k)).astype(np.intp)  # floor: stays within the tail
+        # integer floor(i * span / (points - 1)): stays within the tail and, when the tail has
+        # at most ``points`` values, hits every one of them (``scan`` relies on it); a float
+        # product such as 3/7 * 7 can round down and skip a point
+        grid = k + steps * (last - k) // (points - 1)
         cols = np.concatenate([grid, np.maximum(hot[:, None], k)], axis=0)
         out_d[start : start + per_chunk] = _distance(d, c, r, cols, ks, want_arg=False)[0]
     return out_d
