@@ -35,12 +35,16 @@ from rmtfit.likelihoods._check import (
     check_likelihood,
 )
 
+BUILTIN_LIKELIHOODS: tuple[str, ...] = tuple(list_likelihoods())
+"""Names of the built-in likelihoods (registered at import, before any user's)."""
+
 DEFAULT_LIKELIHOODS: tuple[str, ...] = ("mp_spikes", "spliced_pl", "power_law")
 """Fitted by default: two full-spectrum models that the phase stage compares (an MP bulk with
 spikes, and a log-normal bulk spliced to a power-law tail) and the tail power law with xmin fixed
 at the classical value (exact conjugate posterior, no MCMC)."""
 
 __all__ = [
+    "BUILTIN_LIKELIHOODS",
     "DEFAULT_LIKELIHOODS",
     "FAMILIES",
     "CheckResult",

@@ -115,8 +115,9 @@ class Parameter:
         ok = bool(np.all(np.isfinite(v))) and bool(np.all(np.asarray(self.constraint.check(v))))
         if not ok:
             prefix = f"{where}: " if where else ""
+            shown = float(v) if v.ndim == 0 else value  # 0.5, not np.float64(0.5)
             raise ValueError(
-                f"{prefix}parameter `{self.name}` = {value!r} is outside its allowed range "
+                f"{prefix}parameter `{self.name}` = {shown!r} is outside its allowed range "
                 f"{_describe_constraint(self.constraint)}."
             )
 

@@ -59,19 +59,19 @@ def check_eigenvalues(x: Any, *, where: str = "", positive: bool = False) -> np.
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(
-            f"{pre}eigenvalue x[{i}] = {arr[i]!r} is not finite; eigenvalues must be finite "
+            f"{pre}eigenvalue x[{i}] = {float(arr[i])!r} is not finite; eigenvalues must be finite "
             "numbers >= 0 (recompute the spectrum in float64)."
         )
     if (arr < 0).any():
         i = int(np.argmin(arr))
         raise ValueError(
-            f"{pre}eigenvalue x[{i}] = {arr[i]!r} is negative; eigenvalues of W^T W lie in "
+            f"{pre}eigenvalue x[{i}] = {float(arr[i])!r} is negative; eigenvalues of W^T W lie in "
             "[0, inf) (a tiny negative value is round-off: compute them with the SVD path)."
         )
     if positive and (arr <= 0).any():
         i = int(np.argmin(arr))
         raise ValueError(
-            f"{pre}eigenvalue x[{i}] = {arr[i]!r} is zero; full-spectrum likelihoods need "
+            f"{pre}eigenvalue x[{i}] = {float(arr[i])!r} is zero; full-spectrum likelihoods need "
             "eigenvalues in (0, inf) (a rank-collapsed layer: see the classical rank_collapse)."
         )
     return arr
@@ -117,12 +117,12 @@ def validate_observations(lik: Any, x: Any, context: Mapping[str, Any], *, where
             raise ValueError(f"{pre}xmin = {xmin!r} must be > 0.")
         if xmin >= arr.max():
             raise ValueError(
-                f"{pre}xmin = {xmin!r} is at or above the largest eigenvalue {arr.max()!r}; "
+                f"{pre}xmin = {xmin!r} is at or above the largest eigenvalue {float(arr.max())!r}; "
                 "allowed range (0, largest eigenvalue): choose a lower xmin."
             )
         if arr.min() < xmin:
             raise ValueError(
-                f"{pre}observation {arr.min()!r} lies below xmin = {xmin!r}; a tail likelihood "
+                f"{pre}observation {float(arr.min())!r} lies below xmin = {xmin!r}; a tail likelihood "
                 "explains x >= xmin only (use lik.observations to select the tail)."
             )
 
@@ -157,7 +157,7 @@ def tail_context(x: np.ndarray, spectrum: Any, classical: Any) -> dict[str, floa
     if not xmin > 0 or xmin >= arr.max():
         raise ValueError(
             f"{where}: xmin = {xmin!r} is outside its allowed range (0, largest eigenvalue "
-            f"{arr.max()!r}); choose a lower xmin."
+            f"{float(arr.max())!r}); choose a lower xmin."
         )
     arr = arr[arr >= xmin]
     log_excess = float(np.sum(np.log(arr / xmin)))
