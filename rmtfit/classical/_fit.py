@@ -23,7 +23,7 @@ def fit_classical(
     ks: str = "standard",
     bootstrap: int = 0,
     seed: int = 0,
-    tw_level: float = 0.99,
+    tw_level: float = 0.995,
     rank_tol: float | None = None,
 ) -> ClassicalFit:
     """Classical point estimates of one spectrum: Clauset power law, Hill, MP bulk, spikes.
