@@ -227,7 +227,7 @@ def _layer_outcome(
     pointwise: Mapping[str, np.ndarray],
     attrs: Mapping[str, Any],
 ) -> LayerFit | tuple[str, str]:
-    layer, n = batch.layers[i], int(batch.n_obs[i])
+    layer = batch.layers[i]
     names = lik.parameter_names
     where = f"layer {layer!r}, likelihood {lik.name!r}"
     if out.init_loglik_nan[i].any():
@@ -256,14 +256,38 @@ def _layer_outcome(
             f"(found next to a divergent transition of chain {c}; NUTS rejects NaN as a "
             "divergence); check logpdf there."
         )
+    stats = {k: out.stats[k][i].copy() for k in _STAT_NAMES}
+    stats["step_size"] = np.broadcast_to(out.step_size[i][:, None], stats["lp"].shape).copy()
+    attrs = {
+        **attrs,
+        "sampler": "nuts",
+        "bucket": batch.size,
+        "fallback_chains": int(out.init_fallback[i].sum()),
+        "warmup_divergences": int(out.warmup_divergences[i].sum()),
+    }
+    return layer_fit_from_draws(lik, batch, i, out.params[i], stats, pointwise, attrs)
+
+
+def layer_fit_from_draws(
+    lik: Any,
+    batch: _batch.Batch,
+    i: int,
+    params: np.ndarray,
+    stats: Mapping[str, np.ndarray],
+    pointwise: Mapping[str, np.ndarray],
+    attrs: Mapping[str, Any],
+) -> LayerFit | tuple[str, str]:
+    """The :class:`LayerFit` of layer ``i`` from its ``(C, D, P)`` draws, or ``("failed", why)``
+    when a draw or its pointwise log-likelihood is NaN (any sampler)."""
+    layer, n = batch.layers[i], int(batch.n_obs[i])
+    names = lik.parameter_names
     loglik = pointwise["loglik"][i, :, :, :n]
-    params = out.params[i]
     bad = np.isnan(loglik).any(axis=-1) | ~np.isfinite(params).all(axis=-1)
     if bad.any():
         c, d = np.argwhere(bad)[0]
         return "failed", (
-            f"{where}: the log-likelihood is NaN at {_fmt_params(names, params[c, d])} "
-            f"(chain {c}, draw {d}); check logpdf there."
+            f"layer {layer!r}, likelihood {lik.name!r}: the log-likelihood is NaN at "
+            f"{_fmt_params(names, params[c, d])} (chain {c}, draw {d}); check logpdf there."
         )
     posterior = {name: params[..., j].copy() for j, name in enumerate(names)}
     for key, value in pointwise.items():
@@ -275,23 +299,16 @@ def _layer_outcome(
         if v.ndim == 3 and v.shape[2] == batch.size:
             v = v[:, :, :n]
         posterior[name] = np.array(v)
-    stats = {k: out.stats[k][i].copy() for k in _STAT_NAMES}
-    stats["step_size"] = np.broadcast_to(out.step_size[i][:, None], stats["lp"].shape).copy()
     return LayerFit(
         layer=layer,
         likelihood=lik.name,
         posterior=posterior,
         parameters=tuple(names),
-        sample_stats=stats,
+        sample_stats=dict(stats),
         log_likelihood=np.array(loglik),
         observed=batch.x[i, :n].copy(),
         context={k: float(v[i]) for k, v in batch.context.items()},
-        attrs={
-            **attrs,
-            "bucket": batch.size,
-            "fallback_chains": int(out.init_fallback[i].sum()),
-            "warmup_divergences": int(out.warmup_divergences[i].sum()),
-        },
+        attrs=dict(attrs),
     )
 
 
