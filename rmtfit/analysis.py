@@ -609,3 +609,41 @@ def _network(
 def _write_fits_netcdf(fits: Any, path: Path) -> None:
     """``fits.nc``: every posterior and the summary (:meth:`rmtfit.Fits.to_netcdf`)."""
     fits.to_netcdf(path)
+
+
+def compare_checkpoints(
+    a: Any,
+    b: Any,
+    *,
+    layers: str | None = None,
+    seed: int = 0,
+    draws: int | None = None,
+    chains: int | None = None,
+    out: str | Path | None = None,
+    quiet: bool = False,
+) -> int:
+    """``rmtfit compare A B``: analyse both networks, print ``P(A < B)`` per metric; exit code.
+
+    Each network gets the full default analysis (``seed`` for A, ``seed + 1`` for B, so their
+    posteriors are independent); the comparison is :func:`rmtfit.network.compare_networks`.
+    With ``out`` the comparison is also written as JSON, atomically.
+    """
+    from rmtfit.network import compare_networks
+    from rmtfit.report._terminal import print_network_comparison
+    from rmtfit.report._write import write_json_atomic
+
+    common: dict[str, Any] = {"layers": layers, "draws": draws, "chains": chains, "quiet": quiet}
+    first = analyze(a, seed=seed, **common)
+    second = analyze(b, seed=seed + 1, **common)
+    for label, analysis in (("A", first), ("B", second)):
+        if analysis.network is None:
+            raise ValueError(
+                f"{label} = {analysis.source}: no layer has an alpha posterior, so there is "
+                "nothing to compare; check the layer filter and the report's reasons."
+            )
+    comparison = compare_networks(first.network, second.network, seed=seed)
+    if not quiet:
+        print_network_comparison(comparison, str(a), str(b))
+    if out is not None:
+        write_json_atomic(Path(out), comparison.to_dict())
+    return max(first.exit_code, second.exit_code)

@@ -321,7 +321,7 @@ def alpha_figure(analysis: Any) -> Any:
         ax.errorbar(
             idx,
             y,
-            yerr=np.vstack([lo, hi]),
+            yerr=_bar_lengths(lo, hi),
             fmt="o",
             ms=4,
             capsize=2,
@@ -402,6 +402,12 @@ def network_figure(analysis: Any) -> Any:
     return fig
 
 
+def _bar_lengths(below: Any, above: Any) -> np.ndarray:
+    """Error-bar lengths from the mean to the interval ends; the mean of a skewed posterior (or of a
+    point mass, by rounding) can sit just outside its equal-tailed interval: that side gets length 0."""
+    return np.maximum(np.vstack([below, above]), 0.0)
+
+
 def _network_metrics_panel(ax: Any, analysis: Any) -> None:
     pct = int(round(analysis.ci_prob * 100))
     summary = analysis.network_summary or {}
@@ -415,7 +421,7 @@ def _network_metrics_panel(ax: Any, analysis: Any) -> None:
         ax.errorbar(
             means,
             y,
-            xerr=err,
+            xerr=_bar_lengths(err[0], err[1]),
             fmt="o",
             capsize=3,
             color="#c62828",

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["StageProgress", "summary_table", "print_summary"]
+__all__ = ["StageProgress", "summary_table", "print_summary", "print_network_comparison"]
 
 
 class StageProgress:
@@ -157,3 +157,37 @@ def print_summary(analysis: Any, outputs: Any = None, *, console: Any = None) ->
         console.print(f"not analysed: {len(skipped)} tensors ({text}); listed in report.json")
     if outputs is not None:
         console.print(f"report: {_escape(str(outputs.html))}")
+
+
+def print_network_comparison(
+    comparison: Any, label_a: str, label_b: str, *, console: Any = None
+) -> None:
+    """Print ``rmtfit compare``'s table: per metric and matched layer, P(A < B) and intervals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    pct = round(100 * comparison.interval_prob)
+    table = Table(title=f"A = {_escape(label_a)}   B = {_escape(label_b)}")
+    for column in ("metric", "layer (A / B)", "A", "B", f"B - A ({pct}% interval)", "P(A < B)"):
+        table.add_column(
+            column, justify="left" if column.startswith(("metric", "layer")) else "right"
+        )
+    for row in comparison.rows:
+        layer = (
+            row["layer_a"]
+            if row["layer_a"] == row["layer_b"]
+            else f"{row['layer_a']} / {row['layer_b']}"
+        )
+        table.add_row(
+            row["metric"],
+            _escape(str(layer)),
+            f"{_fmt(row['a_mean'])} [{_fmt(row['a_low'])}, {_fmt(row['a_high'])}]",
+            f"{_fmt(row['b_mean'])} [{_fmt(row['b_low'])}, {_fmt(row['b_high'])}]",
+            f"{_fmt(row['diff_mean'])} [{_fmt(row['diff_low'])}, {_fmt(row['diff_high'])}]",
+            f"{row['p_a_below_b']:.3f}",
+        )
+    console.print(table)
+    for side, names in (("A", comparison.unmatched_a), ("B", comparison.unmatched_b)):
+        if names:
+            console.print(f"unmatched layers of {side}: {', '.join(_escape(n) for n in names)}")

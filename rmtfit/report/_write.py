@@ -147,3 +147,22 @@ def write_outputs(
         fits_nc=out / "fits.nc" if rendered["fits"] else None,
         plots=plot_paths,
     )
+
+
+def write_json_atomic(path: Path, payload: Any) -> Path:
+    """Write ``payload`` as strict JSON (NaN -> null) to ``path`` via a temporary file and a rename."""
+    import tempfile
+
+    from rmtfit.report._json import _jsonable, report_json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(report_json(_jsonable(payload)))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,103 @@
+"""End to end: ``rmtfit.analyze`` and the ``rmtfit analyze`` command run every real stage.
+
+The report tests (tests/report/) check the writers on constructed analyses; these run the real
+pipeline (spectra -> classical -> NUTS -> comparison -> phases -> report) on small inputs with
+short chains, so they check the coupling between the stages, not the statistics.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+
+import rmtfit
+from rmtfit.cli import main
+from rmtfit.report import load_schema
+from rmtfit.spectra import default_network_path
+
+SHORT = {"draws": 200, "chains": 2}
+# Short chains are deliberate here (this file checks the coupling of the stages, not the
+# statistics): they cannot reach a bulk ESS of 400, so the engine flags them and warns.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::rmtfit.inference.DiagnosticsWarning"),
+    pytest.mark.filterwarnings("ignore::rmtfit.compare.HighParetoKWarning"),
+]
+
+
+def _weights(seed: int = 0) -> dict[str, np.ndarray]:
+    """A Gaussian layer, a layer with three planted spikes, and one NaN layer."""
+    rng = np.random.default_rng(seed)
+    gauss = rng.normal(size=(300, 100))
+    u = np.linalg.qr(rng.normal(size=(300, 3)))[0]
+    v = np.linalg.qr(rng.normal(size=(100, 3)))[0]
+    spiked = rng.normal(size=(300, 100)) + u @ np.diag([60.0, 50.0, 40.0]) @ v.T
+    broken = rng.normal(size=(120, 60))
+    broken[3, 4] = np.nan
+    return {"gauss.weight": gauss, "spiked.weight": spiked, "broken.weight": broken}
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    out = tmp_path_factory.mktemp("full") / "report"
+    analysis = rmtfit.analyze(_weights(), out=out, seed=3, quiet=True, **SHORT)
+    return analysis, out
+
+
+def test_full_analysis_marks_the_nan_layer_failed_and_goes_on(full):
+    analysis, _ = full
+    assert analysis.exit_code == 1
+    broken = analysis.layer("broken.weight")
+    assert broken.status == "failed"
+    assert "1 NaN" in broken.reason
+    assert analysis.layer("gauss.weight").ok and analysis.layer("spiked.weight").ok
+
+
+def test_full_report_validates_and_carries_posteriors_models_and_phases(full):
+    analysis, out = full
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, load_schema())
+    assert report["mode"] == "full"
+    layers = {layer["name"]: layer for layer in report["layers"]}
+    for name in ("gauss.weight", "spiked.weight"):
+        layer = layers[name]
+        probabilities = layer["phase"]["probabilities"]
+        assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-9)
+        assert layer["phase"]["map"] in rmtfit.PHASES
+        weights = [m["weight"] for m in layer["models"].values() if m["family"] == "full"]
+        assert sum(weights) == pytest.approx(1.0, abs=1e-6)
+        post = layer["posterior"]
+        assert post["lambda_plus"]["ci_low"] <= post["lambda_plus"]["ci_high"]
+    assert layers["broken.weight"]["status"] == "failed"
+    for name in ("report.html", "layers.csv", "fits.nc"):
+        assert (out / name).stat().st_size > 0
+    assert list((out / "plots").glob("*.png"))
+
+
+def test_full_analysis_sees_the_planted_spikes(full):
+    analysis, _ = full
+    spiked = analysis.layer("spiked.weight")
+    # three spikes far above the BBP threshold: the spike count's posterior mean is near 3
+    assert spiked.posterior["num_spikes"].mean == pytest.approx(3.0, abs=0.5)
+    assert spiked.phase["probabilities"]["bulk_spikes"] > 0.5
+    gauss = analysis.layer("gauss.weight")
+    assert gauss.phase["probabilities"]["random_like"] > 0.5
+
+
+def test_layers_csv_has_one_row_per_analysed_layer(full):
+    _, out = full
+    table = pd.read_csv(out / "layers.csv")
+    assert sorted(table["name"]) == ["broken.weight", "gauss.weight", "spiked.weight"]
+
+
+def test_cli_fast_mode_on_the_embedded_network(tmp_path, capsys):
+    code = main(
+        ["analyze", str(default_network_path()), "--fast", "--quiet", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["mode"] == "fast"
+    assert all(layer["phase"] is None for layer in report["layers"])
