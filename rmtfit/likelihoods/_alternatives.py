@@ -41,8 +41,8 @@ def alternatives_context(x: np.ndarray, spectrum: Any, classical: Any) -> dict[s
     arr = arr[arr >= ctx["xmin"]]
     logs = np.log(arr)
     ctx["log_mean_tail"] = float(np.mean(logs))
-    ctx["log_sd_tail"] = float(max(np.std(logs), 1e-3))
-    ctx["mean_excess"] = float(max(np.mean(arr - ctx["xmin"]), 1e-12 * ctx["xmin"]))
+    ctx["log_sd_tail"] = max(float(np.std(logs)), 1e-3)
+    ctx["mean_excess"] = max(float(np.mean(arr - ctx["xmin"])), 1e-12 * ctx["xmin"])
     return ctx
 
 
