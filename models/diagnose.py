@@ -14,6 +14,9 @@ For each 2-D weight W (N x M after transposing so that N >= M) with at least
   the eigenvalues, alpha = 1 + k / sum ln(lambda_i / lambda_(k));
 - ``alpha_ks``, ``k_ks``: the Clauset-Shalizi-Newman exponent with xmin chosen by the
   Kolmogorov-Smirnov distance over all candidates leaving at least 10 tail eigenvalues.
+- ``small``: the fraction of eigenvalues below 1e-3 lambda_max, and ``lmin/median``: the
+  smallest eigenvalue over the median, two views of rank collapse (a pure MP matrix with
+  Q = 1024/384 has lmin/median of about 0.17 and no eigenvalue below 1e-3 lambda_max).
 
 This is a sanity check of the training recipes, not rmtfit's estimator: rmtfit.classical
 and the Bayesian fits are the tools of record.
@@ -22,6 +25,7 @@ and the Bayesian fits are the tools of record.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -31,8 +35,10 @@ from typing import Any
 import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parent
+SMALL_RELATIVE = 1e-3
 
 
+@functools.cache
 def mp_median(ratio: float) -> float:
     """Median of the Marchenko-Pastur law with unit variance and ratio ``ratio`` = M/N in (0, 1]."""
     from scipy import integrate, optimize
@@ -79,7 +85,10 @@ def layer_diagnostic(weight: np.ndarray) -> dict[str, Any]:
     if matrix.shape[0] < matrix.shape[1]:
         matrix = matrix.T
     n, m = matrix.shape
-    eigenvalues = np.sort(np.linalg.svd(matrix, compute_uv=False) ** 2)
+    # W^T W in float64 (never float32): its smallest eigenvalues here are >= 1e-4 of the largest,
+    # far above float64 round-off, and eigvalsh of the M x M Gram matrix is several times
+    # cheaper than an SVD of W.
+    eigenvalues = np.clip(np.linalg.eigvalsh(matrix.T @ matrix), 0.0, None)
     sigma2 = float(np.median(eigenvalues)) / (n * mp_median(m / n))
     edge = n * sigma2 * (1 + math.sqrt(m / n)) ** 2
     k_top = max(5, round(0.1 * m))
@@ -89,8 +98,10 @@ def layer_diagnostic(weight: np.ndarray) -> dict[str, Any]:
         "spikes": int(np.sum(eigenvalues > edge)),
         "lmax_over_edge": float(eigenvalues[-1] / edge),
         "alpha_top10": hill_alpha(eigenvalues, k_top),
-        "alpha_ks": alpha_ks,
+        "alpha_ks": float(alpha_ks),
         "k_ks": k_ks,
+        "small_fraction": float(np.mean(eigenvalues < SMALL_RELATIVE * eigenvalues[-1])),
+        "lmin_over_median": float(eigenvalues[0] / np.median(eigenvalues)),
     }
 
 
@@ -118,8 +129,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of the diagnostic rows."""
     header = (
         "| checkpoint | layer | N x M | epochs | train acc | test acc | spikes | lmax/edge "
-        "| alpha top10% | alpha KS (k) |\n"
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| alpha top10% | alpha KS (k) | small | lmin/median |\n"
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
     lines = [header]
     for row in rows:
@@ -128,7 +139,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"| {row['name']} | {row['layer']} | {n} x {m} | {row['epochs']} "
             f"| {row['train_accuracy']:.3f} | {row['test_accuracy']:.3f} | {row['spikes']} "
             f"| {row['lmax_over_edge']:.2f} | {row['alpha_top10']:.2f} "
-            f"| {row['alpha_ks']:.2f} ({row['k_ks']}) |"
+            f"| {row['alpha_ks']:.2f} ({row['k_ks']}) | {row['small_fraction']:.3f} "
+            f"| {row['lmin_over_median']:.3f} |"
         )
     return "\n".join(lines)
 
@@ -136,11 +148,18 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=MODELS_DIR, help="zoo folder (default: models/)")
-    parser.add_argument("--min-evals", type=int, default=50, help="skip matrices with fewer eigenvalues")
+    parser.add_argument(
+        "--out", type=Path, default=MODELS_DIR, help="zoo folder (default: models/)"
+    )
+    parser.add_argument(
+        "--min-evals", type=int, default=50, help="skip matrices with fewer eigenvalues"
+    )
     args = parser.parse_args(argv)
     if not (args.out / "manifest.json").exists():
-        print(f"error: no manifest.json in {args.out}; run `python models/train.py --all` first.", file=sys.stderr)
+        print(
+            f"error: no manifest.json in {args.out}; run `python models/train.py --all` first.",
+            file=sys.stderr,
+        )
         return 2
     print(format_table(diagnose(args.out, args.min_evals)))
     return 0

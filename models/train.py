@@ -1,6 +1,7 @@
 """Train the subject networks of rmtfit, deterministically, on the CPU.
 
-Regenerate every checkpoint and the manifest (about 15 minutes on one core)::
+Regenerate every checkpoint and the manifest (about 8 minutes on one idle core; the
+slowest recipe, batch size 2, takes about 100 s)::
 
     python models/train.py --all
 
@@ -22,7 +23,10 @@ random_state=0)`` into 1437 training and 360 test images.
 The batch-size sweep follows Martin & Mahoney (ICML 2019): the same network, the same
 optimizer (SGD with momentum, no weight decay, no dropout), the same learning rate and
 the same number of epochs at every batch size, so smaller batches take more and noisier
-steps.
+steps. Two extra MiniAlexNet recipes sit beside the sweep, each marked in its ``note``:
+batch size 2 at half the learning rate (at lr = 0.01 batch size 2 diverges and ends at
+chance accuracy), and batch size 1024 stopped after 65 of the 100 epochs (an early
+snapshot whose top eigenvalues are only just leaving the bulk).
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class Recipe:
         Seed of the initial weights and of the data order.
     lr, momentum, weight_decay : float
         Settings of ``torch.optim.SGD``.
+    note : str
+        Why the recipe exists, when it departs from the sweep's protocol.
     """
 
     name: str
@@ -87,15 +93,53 @@ class Recipe:
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 0.0
+    note: str = ""
 
 
 def _recipes() -> dict[str, Recipe]:
     """Return the zoo's recipes by name, in a fixed order."""
     epochs = 100
-    recipes = [Recipe("minialexnet_init", "minialexnet", batch_size=SWEEP_BATCH_SIZES[0], epochs=0)]
+    recipes = [
+        Recipe(
+            "minialexnet_init",
+            "minialexnet",
+            batch_size=SWEEP_BATCH_SIZES[0],
+            epochs=0,
+            note="untrained initial weights of every MiniAlexNet recipe with seed 0",
+        )
+    ]
+    diverged = (
+        "the sweep's protocol point at batch size 2: with lr 0.01 it diverges mid-training and "
+        "ends at chance accuracy (see minialexnet_bs0002_lr0005)"
+    )
     recipes += [
-        Recipe(f"minialexnet_bs{bs:04d}", "minialexnet", batch_size=bs, epochs=epochs)
+        Recipe(
+            f"minialexnet_bs{bs:04d}",
+            "minialexnet",
+            batch_size=bs,
+            epochs=epochs,
+            note=diverged if bs == 2 else "",
+        )
         for bs in SWEEP_BATCH_SIZES
+    ]
+    recipes += [
+        Recipe(
+            "minialexnet_bs0002_lr0005",
+            "minialexnet",
+            batch_size=2,
+            epochs=epochs,
+            lr=0.005,
+            note="off the sweep's protocol: half the learning rate, because batch size 2 at "
+            "lr 0.01 diverges to chance accuracy",
+        ),
+        Recipe(
+            "minialexnet_bs1024_ep065",
+            "minialexnet",
+            batch_size=1024,
+            epochs=65,
+            note="early snapshot of the batch-size-1024 run (65 of 100 epochs): the top "
+            "eigenvalues are only just leaving the bulk",
+        ),
     ]
     recipes += [
         Recipe(f"lenet5_bs{bs:04d}", "lenet5", batch_size=bs, epochs=epochs) for bs in (4, 512)
@@ -216,7 +260,10 @@ def train(recipe: Recipe, data: dict[str, Any], *, max_steps: int | None = None)
     model.eval()
     with torch.no_grad():
         final_loss = float(loss_fn(model(x_train), y_train))
-    state = {key: value.detach().to(torch.float32).contiguous() for key, value in model.state_dict().items()}
+    state = {
+        key: value.detach().to(torch.float32).contiguous()
+        for key, value in model.state_dict().items()
+    }
     return {
         "state_dict": state,
         "steps": steps,
@@ -257,7 +304,9 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> str:
     return sha256_file(path)
 
 
-def manifest_entry(recipe: Recipe, result: dict[str, Any], sha256: str, data_sha256: str) -> dict[str, Any]:
+def manifest_entry(
+    recipe: Recipe, result: dict[str, Any], sha256: str, data_sha256: str
+) -> dict[str, Any]:
     """The manifest's record of one trained checkpoint."""
     import sklearn
     import torch
@@ -282,6 +331,7 @@ def manifest_entry(recipe: Recipe, result: dict[str, Any], sha256: str, data_sha
             "weight_decay": recipe.weight_decay,
         },
         "loss": "cross-entropy",
+        "note": recipe.note,
         "train_accuracy": round(result["train_accuracy"], 6),
         "test_accuracy": round(result["test_accuracy"], 6),
         "final_train_loss": round(result["final_train_loss"], 6),
@@ -305,7 +355,9 @@ def read_manifest(out: Path) -> dict[str, Any]:
 def write_manifest(out: Path, entries: list[dict[str, Any]]) -> None:
     """Write the manifest (entries in recipe order, unknown names last) atomically."""
     order = {name: index for index, name in enumerate(RECIPES)}
-    entries = sorted(entries, key=lambda entry: (order.get(entry["name"], len(order)), entry["name"]))
+    entries = sorted(
+        entries, key=lambda entry: (order.get(entry["name"], len(order)), entry["name"])
+    )
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "description": "Subject networks of rmtfit; regenerate with `python models/train.py --all`.",
@@ -315,7 +367,9 @@ def write_manifest(out: Path, entries: list[dict[str, Any]]) -> None:
     _atomic_write_bytes(out / MANIFEST_NAME, text.encode("utf-8"))
 
 
-def run(names: list[str], out: Path, *, max_steps: int | None, threads: int, replace_all: bool) -> int:
+def run(
+    names: list[str], out: Path, *, max_steps: int | None, threads: int, replace_all: bool
+) -> int:
     """Train ``names`` into ``out`` and update its manifest; return an exit code."""
     configure_torch(threads)
     data = load_data()
@@ -325,19 +379,23 @@ def run(names: list[str], out: Path, *, max_steps: int | None, threads: int, rep
         recipe = RECIPES[name]
         start = time.perf_counter()
         result = train(recipe, data, max_steps=max_steps)
-        sha256 = save_checkpoint(result["state_dict"], out / CHECKPOINT_DIR_NAME / f"{name}.safetensors")
+        sha256 = save_checkpoint(
+            result["state_dict"], out / CHECKPOINT_DIR_NAME / f"{name}.safetensors"
+        )
         entries[name] = manifest_entry(recipe, result, sha256, data["sha256"])
         if max_steps is not None:
             entries[name]["max_steps"] = max_steps
         write_manifest(out, list(entries.values()))
         print(
-            f"{name:22s} bs={recipe.batch_size:5d} steps={result['steps']:6d} "
+            f"{name:26s} bs={recipe.batch_size:5d} steps={result['steps']:6d} "
             f"train={result['train_accuracy']:.4f} test={result['test_accuracy']:.4f} "
             f"loss={result['final_train_loss']:.4f} {time.perf_counter() - start:7.1f}s "
             f"sha256={sha256[:16]}",
             flush=True,
         )
-    print(f"total {time.perf_counter() - total_start:.1f}s for {len(names)} checkpoint(s)", flush=True)
+    print(
+        f"total {time.perf_counter() - total_start:.1f}s for {len(names)} checkpoint(s)", flush=True
+    )
     return 0
 
 
@@ -345,11 +403,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--all", action="store_true", help="train every recipe and rewrite the manifest")
+    what.add_argument(
+        "--all", action="store_true", help="train every recipe and rewrite the manifest"
+    )
     what.add_argument("--config", nargs="+", metavar="NAME", help="train these recipes only")
     what.add_argument("--list", action="store_true", help="list the recipes and exit")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of manifest.json and checkpoints/ (default: models/)")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop each run after this many optimizer steps")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="folder of manifest.json and checkpoints/ (default: models/)",
+    )
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="stop each run after this many optimizer steps"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     return parser.parse_args(argv)
 
@@ -359,7 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         for recipe in RECIPES.values():
-            print(f"{recipe.name:22s} {recipe.architecture:12s} bs={recipe.batch_size:5d} epochs={recipe.epochs}")
+            print(
+                f"{recipe.name:26s} {recipe.architecture:12s} bs={recipe.batch_size:5d} epochs={recipe.epochs}"
+            )
         return 0
     if args.max_steps is not None and args.max_steps < 1:
         print(f"error: --max-steps must be >= 1, got {args.max_steps}.", file=sys.stderr)
@@ -375,7 +444,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return run(names, args.out, max_steps=args.max_steps, threads=args.threads, replace_all=args.all)
+    return run(
+        names, args.out, max_steps=args.max_steps, threads=args.threads, replace_all=args.all
+    )
 
 
 if __name__ == "__main__":
