@@ -598,9 +598,12 @@ def _network(
 
     try:
         network = network_metrics(fits, spectra=ok, seed=seed)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
+        import warnings
+
+        warnings.warn(f"network metrics not computed: {exc}", RuntimeWarning, stacklevel=4)
         return None, None
-    summary = {
+    summary: dict[str, Estimate | None] = {
         metric: Estimate.from_draws(values, ci_prob) for metric, values in network.network.items()
     }
     return network, summary
