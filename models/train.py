@@ -1,7 +1,7 @@
 """Train the subject networks of rmtfit, deterministically, on the CPU.
 
-Regenerate every checkpoint and the manifest (about 8 minutes on one idle core; the
-slowest recipe, batch size 2, takes about 100 s)::
+Regenerate every checkpoint and the manifest (under 10 minutes on one uncontended core,
+22 minutes measured on a shared 2-core machine; a batch-size-2 recipe takes 95 to 280 s)::
 
     python models/train.py --all
 
