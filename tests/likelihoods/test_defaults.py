@@ -52,13 +52,6 @@ def test_mp_spikes_derived_quantities():
     assert abs(k - prob[mask].sum()) < 4 * np.sqrt(prob[mask].sum() + 1)
 
 
-@pytest.mark.parametrize("name", DEFAULT_LIKELIHOODS)
-def test_default_likelihoods_pass_conformance(name):
-    report = check_likelihood(name)
-    assert report.passed, str(report)
-    assert report["normalisation"].passed and report["sampler"].passed
-
-
 def test_check_likelihood_reports_a_broken_density():
     import jax.numpy as jnp
     import numpyro.distributions as dist
