@@ -305,10 +305,14 @@ def summary_stats(draws: Any, ci_prob: float) -> dict[str, np.ndarray]:
         raise ValueError(f"The value of `ci_prob` must be in the (0, 1) interval; got {ci_prob!r}.")
     a = _as_draws(draws)
     pooled = a.reshape(a.shape[:-2] + (-1,))
-    lo, hi = np.quantile(pooled, [(1.0 - ci_prob) / 2.0, (1.0 + ci_prob) / 2.0], axis=-1)
+    probs = np.asarray([(1.0 - ci_prob) / 2.0, (1.0 + ci_prob) / 2.0])
+    bounds: np.ndarray = np.quantile(pooled, probs, axis=-1)
+    lo, hi = bounds[0], bounds[1]
     return {
         "mean": pooled.mean(axis=-1),
-        "sd": pooled.std(axis=-1, ddof=1) if pooled.shape[-1] > 1 else np.full(lo.shape, np.nan),
+        "sd": pooled.std(axis=-1, ddof=1)
+        if a.shape[-1] * a.shape[-2] > 1
+        else np.full_like(lo, np.nan),
         "ci_low": lo,
         "ci_high": hi,
     }
@@ -381,7 +385,7 @@ def compare(idatas: Mapping[str, Any], *, method: str = "stacking", var_name: st
     """``arviz.compare`` over named InferenceData fitted to the same observations."""
     import arviz as az
 
-    return az.compare(dict(idatas), ic="loo", method=method, var_name=var_name)
+    return az.compare(dict(idatas), ic="loo", method=method, var_name=var_name)  # type: ignore[arg-type]
 
 
 def summary(idata: Any, **kwargs: Any) -> Any:

@@ -498,7 +498,7 @@ def fit(
     from rmtfit.inference._exact import exact_fits, has_exact
 
     results: dict[tuple[str, str], LayerFit | tuple[str, str]] = {}
-    jobs = []
+    jobs: list[tuple[Any, _batch.Batch]] = []
     for lik in liks:
         if exact and has_exact(lik):
             results.update(exact_fits(lik, prepared[lik.name], settings, seed))
@@ -581,7 +581,7 @@ def _retry(
     backend: str,
     workers: int,
 ) -> tuple[dict, dict, dict]:
-    jobs = []
+    jobs: list[tuple[Any, _batch.Batch]] = []
     for lik in liks:
         layers = {layer for layer, name in bad_keys if name == lik.name}
         todo = [p for p in prepared[lik.name] if p.layer in layers]

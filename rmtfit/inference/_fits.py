@@ -86,7 +86,8 @@ class LayerFit:
         }
         dims = {k: d for k, d in dims.items() if d}
         dims["obs"] = ["obs_id"]
-        attrs = {"layer": self.layer, "likelihood": self.likelihood, "status": status}
+        attrs: dict[str, Any] = {"layer": self.layer, "likelihood": self.likelihood}
+        attrs["status"] = status
         attrs["family"] = str(self.attrs.get("family", ""))
         attrs["reason"] = reason
         attrs.update({k: v for k, v in self.attrs.items() if isinstance(v, int | float | str)})

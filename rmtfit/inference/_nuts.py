@@ -113,8 +113,9 @@ def enable_compilation_cache() -> Path | None:
     path = cache_dir()
     if path is None:
         return None
-    if jax.config.jax_compilation_cache_dir:
-        return Path(jax.config.jax_compilation_cache_dir)
+    current = getattr(jax.config, "jax_compilation_cache_dir", None)
+    if current:
+        return Path(current)
     path.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
@@ -192,7 +193,7 @@ def _load_or_build(
         if path is not None and _export_available():
             try:
                 exported = jax.export.export(jitted)(*specs)
-                _atomic_write(path, exported.serialize())
+                _atomic_write(path, bytes(exported.serialize()))
                 fn = jax.jit(exported.call)
             except Exception:  # not exportable (e.g. an unsupported custom call): plain jit
                 fn = jitted

@@ -51,7 +51,7 @@ def _log_density_ops(lik: Any, x: np.ndarray, mask: np.ndarray, ctx: dict[str, f
     class LogDensityGrad(Op):
         __props__ = ()
 
-        def make_node(self, z: Any) -> Any:
+        def make_node(self, z: Any) -> Any:  # type: ignore[override]
             z = pt.as_tensor_variable(z)
             return Apply(self, [z], [z.type()])
 
@@ -63,7 +63,7 @@ def _log_density_ops(lik: Any, x: np.ndarray, mask: np.ndarray, ctx: dict[str, f
     class LogDensity(Op):
         __props__ = ()
 
-        def make_node(self, z: Any) -> Any:
+        def make_node(self, z: Any) -> Any:  # type: ignore[override]
             z = pt.as_tensor_variable(z)
             return Apply(self, [z], [pt.dscalar()])
 

@@ -140,3 +140,12 @@ def test_power_law_uses_its_exact_posterior_by_default_but_not_under_other_prior
     assert f.attrs.get("sampler", "nuts") != "exact"
     assert "acceptance_rate" in f.sample_stats  # NUTS ran
     assert f.posterior["alpha"].min() > 2.0 and f.posterior["alpha"].max() < 4.0
+
+
+def test_progress_bar_counts_the_layers(capsys):
+    spectra, classical = power_law_layers([2.5, 3.0, 4.0], [60, 200, 400], seed=1)
+    rmtfit.fit(spectra, "power_law", classical=classical, seed=7, progress=True, **SETTINGS)
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "sampling layers" in text
+    assert "100%" in text
