@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "get_likelihood": "rmtfit.likelihoods",
     "list_likelihoods": "rmtfit.likelihoods",
     "check_likelihood": "rmtfit.likelihoods",
+    "DEFAULT_LIKELIHOODS": "rmtfit.likelihoods",
     # inference
     "fit": "rmtfit.inference",
     "Fits": "rmtfit.inference",

@@ -80,6 +80,7 @@ LIKELIHOOD_KINDS: dict[str, tuple[str, str]] = {
     "lognormal": ("tail", "other"),
     "exponential": ("tail", "other"),
     "stretched_exponential": ("tail", "other"),
+    "frechet_topk": ("tail", "tail"),
 }
 """Fallback family and phase-rule kind of the built-in likelihoods, used when a likelihood is not
 registered and its InferenceData carries no ``family`` attribute."""
