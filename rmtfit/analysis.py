@@ -18,7 +18,7 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -394,6 +394,7 @@ def _collect_full(
         for s in ok
         if per_layer[s.name].classical is not None and per_layer[s.name].classical.ok
     }
+    fitted_spectra, zero_notes = _nonzero_parts(ok)
     options: dict[str, Any] = {}
     if draws is not None:
         options["draws"] = draws
@@ -402,7 +403,7 @@ def _collect_full(
     start = time.perf_counter()
     with bar.task("Bayesian fits", total=None):
         fits = fit(
-            ok,
+            fitted_spectra,
             [lik for _, lik in chosen],
             classical=classical,
             seed=seed,
@@ -421,6 +422,9 @@ def _collect_full(
             fitted, comparison, phase, pred = _full_one(
                 fits, spectrum, per_layer[spectrum.name].classical, chosen, seed, ci_prob
             )
+            if spectrum.name in zero_notes:
+                joined = "; ".join(n for n in (zero_notes[spectrum.name], fitted.note) if n)
+                fitted = replace(fitted, note=joined)
             layers[spectrum.name] = fitted
             comparisons[spectrum.name] = comparison
             if phase is not None:
@@ -439,6 +443,30 @@ def _collect_full(
         layers=layers,
         predictive=predictive,
     )
+
+
+def _nonzero_parts(spectra: Sequence[Any]) -> tuple[list[Any], dict[str, str]]:
+    """The spectra the likelihoods are fitted to: numerically zero eigenvalues left out.
+
+    A rank-collapsed layer's zeros are the Rank-collapse phase's evidence (read from the whole
+    spectrum by :func:`rmtfit.phases.rank_collapse_probability`); the densities describe the
+    non-zero part, which is what the likelihoods are fitted to. Each layer that lost eigenvalues
+    gets a note saying how many.
+    """
+    from rmtfit.phases import numerically_zero
+
+    out, notes = [], {}
+    for spectrum in spectra:
+        zero = numerically_zero(spectrum)
+        if zero.any():
+            out.append(replace(spectrum, eigenvalues=spectrum.eigenvalues[~zero]))
+            notes[spectrum.name] = (
+                f"{int(zero.sum())} of {zero.size} eigenvalues are numerically zero (rank "
+                "collapse) and were left out of the Bayesian fits"
+            )
+        else:
+            out.append(spectrum)
+    return out, notes
 
 
 _MODEL_STATUSES_WITH_DRAWS = ("ok", "flagged")

@@ -61,6 +61,7 @@ __all__ = [
     "network_phases",
     "summarize_phases",
     "rank_collapse_probability",
+    "numerically_zero",
     "posterior_draws",
 ]
 
@@ -398,15 +399,31 @@ def rank_collapse_probability(
     from scipy.stats import beta
 
     values = _threshold_values(thresholds)
-    ev = np.asarray(spectrum.eigenvalues, dtype=np.float64)
-    n = ev.size
+    n = np.asarray(spectrum.eigenvalues).size
     if n == 0:
         raise ValueError(f"layer {spectrum.name!r}: empty spectrum, no phase can be assigned.")
-    top = float(np.max(ev))
-    tolerance = top * (max(spectrum.N, spectrum.M) * values["rank_zero_eps"]) ** 2
-    zeros = int(np.sum(ev <= tolerance)) if top > 0 else n
+    zeros = int(np.sum(numerically_zero(spectrum, thresholds=thresholds)))
     p = float(beta.sf(values["rank_collapse_fraction"], zeros + 0.5, n - zeros + 0.5))
     return zeros / n, p
+
+
+def numerically_zero(spectrum: Any, *, thresholds: Mapping[str, float] | None = None) -> np.ndarray:
+    """Boolean mask of the eigenvalues that are numerically zero.
+
+    Eigenvalue ``i`` is zero when its singular value is below ``max(N, M) * rank_zero_eps * s_max``
+    (the default tolerance of ``numpy.linalg.matrix_rank`` in float32), that is when
+    ``lambda_i <= lambda_max * (max(N, M) * rank_zero_eps) ** 2``; every eigenvalue of an all-zero
+    spectrum is zero.
+    """
+    values = _threshold_values(thresholds)
+    ev = np.asarray(spectrum.eigenvalues, dtype=np.float64)
+    if ev.size == 0:
+        return np.zeros(0, dtype=bool)
+    top = float(np.max(ev))
+    if not top > 0:
+        return np.ones(ev.shape, dtype=bool)
+    tolerance = top * (max(spectrum.N, spectrum.M) * values["rank_zero_eps"]) ** 2
+    return ev <= tolerance
 
 
 # --- per-likelihood conditions ------------------------------------------------------------------

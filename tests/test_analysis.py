@@ -101,3 +101,24 @@ def test_cli_fast_mode_on_the_embedded_network(tmp_path, capsys):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["mode"] == "fast"
     assert all(layer["phase"] is None for layer in report["layers"])
+
+
+def test_loo_of_real_fits_agrees_with_arviz_compare(full):
+    import warnings
+
+    import arviz as az
+
+    from rmtfit.compare import compare
+
+    analysis, _ = full
+    fits = analysis.fits
+    idatas = {n: fits.idata("spiked.weight", n) for n in ("mp_spikes", "spliced_pl")}
+    ours = compare(idatas, layer="spiked.weight", family="full")
+    with warnings.catch_warnings():
+        # arviz 0.23 calls DataFrame.sort_values(inplace=True), deprecated in pandas 3
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        reference = az.compare(idatas, ic="loo")
+    for score in ours.models:
+        assert score.elpd_loo == pytest.approx(reference.loc[score.name, "elpd_loo"], abs=1e-8)
+        assert score.se == pytest.approx(reference.loc[score.name, "se"], abs=1e-8)
