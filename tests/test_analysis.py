@@ -122,3 +122,17 @@ def test_loo_of_real_fits_agrees_with_arviz_compare(full):
     for score in ours.models:
         assert score.elpd_loo == pytest.approx(reference.loc[score.name, "elpd_loo"], abs=1e-8)
         assert score.se == pytest.approx(reference.loc[score.name, "se"], abs=1e-8)
+
+
+def test_cli_on_a_checkpoint_with_a_nan_layer_exits_1_and_writes_the_report(tmp_path):
+    checkpoint = tmp_path / "net.npz"
+    np.savez(checkpoint, **_weights())
+    out = tmp_path / "out"
+    code = main(["analyze", str(checkpoint), "--fast", "--quiet", "--no-plots", "--out", str(out)])
+    assert code == 1
+    report = json.loads((out / "report.json").read_text())
+    layers = {layer["name"]: layer for layer in report["layers"]}
+    assert layers["broken.weight"]["status"] == "failed"
+    assert "NaN" in layers["broken.weight"]["reason"]
+    assert layers["gauss.weight"]["status"] == "ok"
+    assert (out / "report.html").exists()
