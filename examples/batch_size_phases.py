@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                     "alpha": None if alpha is None else alpha.to_dict(),
                     "classical_alpha": float(layer.classical.alpha) if layer.classical else None,
                     "num_spikes": int(layer.classical.num_spikes) if layer.classical else None,
+                    "weights": {k: m.get("weight") for k, m in (layer.models or {}).items()},
                 }
             )
             print(
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     _print_table(
         "Phase probabilities, mean over the layers of each checkpoint", table, "checkpoint"
     )
-    print("\nalpha (posterior mean [90% interval]) and classical spike count per layer")
+    print("\nalpha (posterior mean [90% interval]), classical spike count, stacking weights")
     for r in results:
         alpha = r["alpha"]
         text = (
@@ -221,9 +222,9 @@ def main(argv: list[str] | None = None) -> int:
             if alpha is None
             else f"{alpha['mean']:.2f} [{alpha['ci_low']:.2f}, {alpha['ci_high']:.2f}]"
         )
-        print(
-            f"{r['checkpoint'] + ':' + r['layer']:<40} {r['batch_size']:>5} {text:>22} {r['num_spikes']!s:>4}"
-        )
+        weights = ", ".join(f"{k} {w:.2f}" for k, w in r["weights"].items() if w is not None)
+        label = f"{r['checkpoint']}:{r['layer']}"
+        print(f"{label:<40} {r['batch_size']:>5} {text:>22} {r['num_spikes']!s:>4}  {weights}")
 
     figure = out / "phases.png"
     _plot(table, results, layer_names, figure)

@@ -128,8 +128,10 @@ def test_real_transformer_small(tmp_path):
         "encoder.layer.0.attention.self.query.weight",
         "encoder.layer.0.attention.self.key.weight",
     }
-    alphas = [float(x) for x in re.findall(r"\s(\d+\.?\d*) \[\d", done.stdout)]
+    layer_lines = [line for line in done.stdout.splitlines() if line.startswith("encoder.")]
+    alphas = [float(m) for line in layer_lines for m in re.findall(r"\s(\d+\.?\d*) \[\d", line)]
     assert len(alphas) == 2 and all(1.0 < a < 12.0 for a in alphas), done.stdout
+    assert "network alpha:" in done.stdout
 
 
 @pytest.mark.slow
