@@ -164,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     manifest = Path(args.manifest)
     names = args.checkpoints or (list(SMALL_CHECKPOINTS) if args.small else None)
     layers = args.layers or (SMALL_LAYERS if args.small else DEFAULT_LAYERS)
-    re.compile(layers)
+    try:
+        re.compile(layers)
+    except re.error as error:
+        raise ValueError(
+            f"--layers {layers!r} is not a regular expression ({error}); e.g. '^fc1\\.weight$'."
+        ) from None
     draws = args.draws or (300 if args.small else 1000)
     chains = args.chains or (2 if args.small else 4)
     out = Path(args.out)

@@ -226,3 +226,23 @@ def test_minilm_checkpoint_is_found():
     transformer = load_example("real_transformer")
     path = transformer.minilm_checkpoint()
     assert path.name == "model.safetensors" and path.stat().st_size > 10_000_000
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "message"),
+    [
+        ("batch_size_phases", ["--layers", "("], "--layers '(' is not a regular expression"),
+        ("batch_size_phases", ["--checkpoints", "mlp_bs0004"], "not minialexnet_bs* entries"),
+        ("universality", ["--q", "0.5"], "--q 0.5: the aspect ratio"),
+    ],
+)
+def test_bad_arguments_fail_with_a_clear_message(tmp_path, name, args, message):
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), *args, "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "ValueError" in done.stderr and message in done.stderr, done.stderr
