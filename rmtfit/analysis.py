@@ -416,10 +416,9 @@ def _collect_full(
     layers: dict[str, _Fitted] = {}
     comparisons: dict[str, Any] = {}
     phases: dict[str, Any] = {}
-    predictive: dict[str, tuple[Predictive, ...]] = {}
     with bar.task("comparison and phases", total=len(ok)) as advance:
         for spectrum in ok:
-            fitted, comparison, phase, pred = _full_one(
+            fitted, comparison, phase = _full_one(
                 fits, spectrum, per_layer[spectrum.name].classical, chosen, seed, ci_prob
             )
             if spectrum.name in zero_notes:
@@ -429,9 +428,11 @@ def _collect_full(
             comparisons[spectrum.name] = comparison
             if phase is not None:
                 phases[spectrum.name] = phase
-            predictive[spectrum.name] = pred
             advance()
     timings["comparison"] = time.perf_counter() - start
+    start = time.perf_counter()
+    predictive = _predictive(fits, ok, [name for name, _ in chosen], seed)
+    timings["predictive"] = time.perf_counter() - start
 
     network, network_summary = _network(fits, ok, classical, seed, ci_prob)
     return _FullResults(
@@ -481,7 +482,7 @@ def _full_one(
     chosen: Sequence[tuple[str, Any]],
     seed: int,
     ci_prob: float,
-) -> tuple[_Fitted, dict[str, Any], Any, tuple[Predictive, ...]]:
+) -> tuple[_Fitted, dict[str, Any], Any]:
     """Comparison per family, phase probabilities, posterior summaries and predictive draws of one layer."""
     from rmtfit.compare import compare, likelihood_family
     from rmtfit.phases import phase_probabilities
@@ -536,7 +537,7 @@ def _full_one(
         phase=phase_dict,
         note="; ".join(notes),
     )
-    return fitted, comparisons, phase, _predictive(fits, spectrum, usable, families, seed)
+    return fitted, comparisons, phase
 
 
 def _model_record(
@@ -604,18 +605,82 @@ def _posterior_estimates(
 
 
 def _predictive(
-    fits: Any, spectrum: Any, usable: Sequence[str], families: Mapping[str, str], seed: int
-) -> tuple[Predictive, ...]:
-    out = []
-    for lik in usable:
-        try:
-            draws = fits.posterior_predictive(spectrum.name, lik, PREDICTIVE_DRAWS, seed=seed)
-        except ValueError:
-            continue  # the likelihood declares no sampler: no band, the plot says so
-        n_obs = int(fits[spectrum.name, lik].observed.size)
-        mass = 1.0 if families[lik] == "full" else n_obs / max(int(spectrum.num_evals), 1)
-        out.append(Predictive(lik, families[lik], np.asarray(draws), mass))
-    return tuple(out)
+    fits: Any, spectra: Sequence[Any], likelihoods: Sequence[str], seed: int
+) -> dict[str, tuple[Predictive, ...]]:
+    """Posterior predictive spectra of every (layer, likelihood) with draws, for the ESD plots.
+
+    One compiled sampler per likelihood serves every layer: the layers are stacked, each draws
+    ``max n`` observations at :data:`PREDICTIVE_DRAWS` random posterior draws, and each keeps its
+    first ``n``. That is exact for likelihoods whose observations are independent given the
+    parameters; a joint likelihood (``extra["joint"]``, e.g. the top-k Frechet model) goes
+    through :meth:`rmtfit.Fits.posterior_predictive` one layer at a time.
+    """
+    from rmtfit.compare import likelihood_family
+
+    usable = {
+        lik: [s for s in spectra if fits.status(s.name, lik) in _MODEL_STATUSES_WITH_DRAWS]
+        for lik in likelihoods
+    }
+    draws: dict[tuple[str, str], np.ndarray] = {}
+    for lik, layers in usable.items():
+        obj = fits.likelihood_object(lik)
+        if not layers or obj.sample is None:
+            continue  # no draws, or no sampler: no band, and the plot's legend says so
+        if obj.extra.get("joint"):
+            for s in layers:
+                draws[s.name, lik] = fits.posterior_predictive(
+                    s.name, lik, PREDICTIVE_DRAWS, seed=seed
+                )
+        else:
+            draws.update(_stacked_predictive(fits, obj, [s.name for s in layers], seed))
+    out: dict[str, tuple[Predictive, ...]] = {}
+    for s in spectra:
+        items = []
+        for lik in likelihoods:
+            if (s.name, lik) not in draws:
+                continue
+            family = likelihood_family(lik, fits.idata(s.name, lik))
+            n_obs = int(fits[s.name, lik].observed.size)
+            mass = 1.0 if family == "full" else n_obs / max(int(s.num_evals), 1)
+            items.append(Predictive(lik, family, draws[s.name, lik], mass))
+        out[s.name] = tuple(items)
+    return out
+
+
+def _stacked_predictive(
+    fits: Any, lik: Any, layers: Sequence[str], seed: int
+) -> dict[tuple[str, str], np.ndarray]:
+    import jax
+
+    rng = np.random.default_rng(seed)
+    per_layer = [fits[name, lik.name] for name in layers]
+    n_max = max(int(f.observed.size) for f in per_layer)
+    params: dict[str, list[np.ndarray]] = {k: [] for k in per_layer[0].parameters}
+    context: dict[str, list[float]] = {k: [] for k in per_layer[0].context}
+    for f in per_layer:
+        c, d = f.num_chains, f.num_draws
+        chain, draw = np.divmod(
+            rng.choice(c * d, PREDICTIVE_DRAWS, replace=c * d < PREDICTIVE_DRAWS), d
+        )
+        for k in params:
+            params[k].append(np.asarray(f.posterior[k][chain, draw], dtype=np.float64))
+        for k in context:
+            context[k].append(float(f.context[k]))
+    stacked_params = {k: np.stack(v) for k, v in params.items()}
+    stacked_context = {k: np.asarray(v, dtype=np.float64) for k, v in context.items()}
+    keys = jax.random.split(jax.random.PRNGKey(seed), len(layers) * PREDICTIVE_DRAWS)
+    keys = keys.reshape(len(layers), PREDICTIVE_DRAWS, *keys.shape[1:])
+
+    def one(key: Any, p: Any, ctx: Any) -> Any:
+        return lik.sample(key, p, ctx, n_max)
+
+    per_draw = jax.vmap(one, in_axes=(0, 0, None))
+    sample = jax.jit(jax.vmap(per_draw, in_axes=(0, 0, 0)))
+    result = np.asarray(sample(keys, stacked_params, stacked_context))
+    return {
+        (name, lik.name): result[i, :, : int(f.observed.size)]
+        for i, (name, f) in enumerate(zip(layers, per_layer, strict=True))
+    }
 
 
 def _network(

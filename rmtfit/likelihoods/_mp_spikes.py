@@ -98,7 +98,11 @@ def _derived(rng_key, x, mask, params, context):
 def _sample(rng_key, params, context, n):
     key_member, key_bulk, key_spike = jax.random.split(rng_key, 3)
     is_spike = jax.random.bernoulli(key_member, params["spike_fraction"], (n,))
-    bulk = mp_soft_sample(key_bulk, params["sigma2"], context["N"], context["Q"], shape=(n,))
+    # the softened MP law is a scale family in sigma2 (its shape depends on N and Q only), so draw
+    # at sigma2 = 1 and rescale: the inverse-CDF table then does not depend on the draw's
+    # parameters, and under vmap over posterior draws it is built once per layer
+    unit = mp_soft_sample(key_bulk, 1.0, context["N"], context["Q"], shape=(n,))
+    bulk = params["sigma2"] * unit
     z = jax.random.normal(key_spike, (n,), dtype=jnp.float64)
     spike = jnp.exp(_spike_log_median(params, context) + params["spike_scale"] * z)
     return jnp.where(is_spike, spike, bulk)
