@@ -62,7 +62,7 @@ def _render(analysis: Any, stage: Path, plots: bool, bar: Any) -> dict[str, Any]
     _write_text(stage / "layers.csv", layers_csv(analysis))
     wrote_fits = False
     if analysis.fits is not None:
-        from rmtfit.analysis import _write_fits_netcdf
+        from rmtfit._analysis_full import _write_fits_netcdf
 
         _write_fits_netcdf(analysis.fits, stage / "fits.nc")
         wrote_fits = True
