@@ -188,53 +188,55 @@ def _ess_raw(a: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- diagnostics
 
 
+def _per_series(draws: Any, kernel: Any, *, min_chains: int = 1) -> np.ndarray:
+    """Apply ``kernel`` to the valid series of ``draws`` ``(..., chain, draw)``; NaN elsewhere.
+
+    A series is invalid when it holds a non-finite value; every series is NaN when there are
+    fewer than ``min_chains`` chains or fewer than 4 draws. ``kernel`` gets ``(series, chain,
+    draw)`` and returns one value per series.
+    """
+    a = _as_draws(draws)
+    lead = a.shape[:-2]
+    if a.shape[-2] < min_chains or a.shape[-1] < 4:
+        return np.full(lead, np.nan)
+    f = _flat(a)
+    out = np.full(f.shape[0], np.nan)
+    ok = ~_invalid(f)
+    if ok.any():
+        out[ok] = kernel(f[ok])
+    return out.reshape(lead)
+
+
+def _rhat_kernel(g: np.ndarray) -> np.ndarray:
+    s = _split_chains(g)
+    bulk = _rhat_plain(_z_scale(s))
+    med = np.median(s.reshape(s.shape[0], -1), axis=-1)[:, None, None]
+    tail = _rhat_plain(_z_scale(np.abs(s - med)))
+    return np.maximum(bulk, tail)
+
+
+def _mcse_kernel(g: np.ndarray) -> np.ndarray:
+    ess = _ess_raw(_split_chains(g))
+    sd = g.reshape(g.shape[0], -1).std(axis=-1, ddof=1)
+    return sd / np.sqrt(ess)
+
+
 def rhat(draws: Any) -> np.ndarray:
     """Rank-normalised split R-hat (max of bulk and folded) of each series ``(..., chain, draw)``.
 
     NaN when a series holds a non-finite value, has fewer than 2 chains or fewer than 4 draws.
     """
-    a = _as_draws(draws)
-    lead = a.shape[:-2]
-    if a.shape[-2] < 2 or a.shape[-1] < 4:
-        return np.full(lead, np.nan)
-    f = _flat(a)
-    out = np.full(f.shape[0], np.nan)
-    ok = ~_invalid(f)
-    if ok.any():
-        s = _split_chains(f[ok])
-        bulk = _rhat_plain(_z_scale(s))
-        med = np.median(s.reshape(s.shape[0], -1), axis=-1)[:, None, None]
-        tail = _rhat_plain(_z_scale(np.abs(s - med)))
-        out[ok] = np.maximum(bulk, tail)
-    return out.reshape(lead)
+    return _per_series(draws, _rhat_kernel, min_chains=2)
 
 
 def ess_bulk(draws: Any) -> np.ndarray:
     """Bulk effective sample size (rank-normalised split chains) of each series."""
-    a = _as_draws(draws)
-    lead = a.shape[:-2]
-    if a.shape[-1] < 4:
-        return np.full(lead, np.nan)
-    f = _flat(a)
-    out = np.full(f.shape[0], np.nan)
-    ok = ~_invalid(f)
-    if ok.any():
-        out[ok] = _ess_raw(_z_scale(_split_chains(f[ok])))
-    return out.reshape(lead)
+    return _per_series(draws, lambda g: _ess_raw(_z_scale(_split_chains(g))))
 
 
 def ess_tail(draws: Any, probs: tuple[float, float] = _TAIL_PROBS) -> np.ndarray:
     """Tail effective sample size: the smaller ESS of the 5% and 95% quantile indicators."""
-    a = _as_draws(draws)
-    lead = a.shape[:-2]
-    if a.shape[-1] < 4:
-        return np.full(lead, np.nan)
-    f = _flat(a)
-    out = np.full(f.shape[0], np.nan)
-    ok = ~_invalid(f)
-    if ok.any():
-        out[ok] = _ess_tail_raw(f[ok], probs)
-    return out.reshape(lead)
+    return _per_series(draws, lambda g: _ess_tail_raw(g, probs))
 
 
 def _ess_tail_raw(g: np.ndarray, probs: tuple[float, float] = _TAIL_PROBS) -> np.ndarray:
@@ -248,19 +250,7 @@ def _ess_tail_raw(g: np.ndarray, probs: tuple[float, float] = _TAIL_PROBS) -> np
 
 def mcse_mean(draws: Any) -> np.ndarray:
     """Monte Carlo standard error of the posterior mean: sd / sqrt(ESS of the mean)."""
-    a = _as_draws(draws)
-    lead = a.shape[:-2]
-    if a.shape[-1] < 4:
-        return np.full(lead, np.nan)
-    f = _flat(a)
-    out = np.full(f.shape[0], np.nan)
-    ok = ~_invalid(f)
-    if ok.any():
-        g = f[ok]
-        ess = _ess_raw(_split_chains(g))
-        sd = g.reshape(g.shape[0], -1).std(axis=-1, ddof=1)
-        out[ok] = sd / np.sqrt(ess)
-    return out.reshape(lead)
+    return _per_series(draws, _mcse_kernel)
 
 
 def diagnostics(draws: Any) -> dict[str, np.ndarray]:
