@@ -325,7 +325,7 @@ def phase_probabilities(
     for name, w in usable.items():
         if kinds[name] == "mp":
             probs, counts = _mp_phase_probabilities(full[name], spectrum, values, layer, name)
-            for k, p in counts.items():
+            for k, p in counts.items() if mp_total > 0 else ():  # all MP weight 0: no count
                 spikes[k] = spikes.get(k, 0.0) + p * w / mp_total
         else:
             probs, heavy2 = _tail_phase_probabilities(full[name], values, layer, name)

@@ -5,7 +5,9 @@ valid observation (the layer's own first one) and a mask, so that every layer of
 the same array shape and one compiled, vmapped sampler serves them all.
 
 Compilation dominates cold start (several seconds per program), so buckets are few: sizes are
-powers of two, at least :data:`MIN_BUCKET`, and a bucket is merged into the next larger one
+eighth-octave steps (multiples of ``2^k / 8`` just above ``n``: 64, 80, ..., 128, 160, ...,
+384, 448, 512, ...; padding wastes at most a quarter of a bucket), at least
+:data:`MIN_BUCKET`, and a bucket is merged into the next larger one
 whenever the padding that merge adds (layers x extra entries) costs less than about one compile,
 :data:`MERGE_ELEMENTS` padded entries (about 2 ns per entry per leapfrog step, times ~10^4 steps
 per chain, against ~4 s of compilation, on the 2-core reference machine).
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_BUCKET", "MERGE_ELEMENTS", "bucket_sizes", "Batch", "make_batch"]
+__all__ = ["MIN_BUCKET", "MERGE_ELEMENTS", "bucket_size", "bucket_sizes", "Batch", "make_batch"]
 
 MIN_BUCKET = 64
 MERGE_ELEMENTS = 32768
@@ -27,6 +29,14 @@ MERGE_ELEMENTS = 32768
 
 def _next_pow2(n: int) -> int:
     return 1 << max(0, int(n - 1).bit_length())
+
+
+def bucket_size(n: int, min_size: int = MIN_BUCKET) -> int:
+    """The smallest eighth-octave size ``>= max(n, min_size)``: a multiple of
+    ``next_pow2 / 8`` (for example 384 for 384 eigenvalues, 448 for 385)."""
+    n = max(int(n), int(min_size))
+    step = max(1, _next_pow2(n) // 8)
+    return -(-n // step) * step
 
 
 def bucket_sizes(
@@ -44,7 +54,7 @@ def bucket_sizes(
         A bucket holding ``k`` layers moves into the next larger bucket ``B'`` when
         ``k * (B' - B) <= merge_elements``, from the smallest bucket up.
     """
-    sizes = [_next_pow2(max(int(n), min_size)) for n in n_obs]
+    sizes = [bucket_size(n, min_size) for n in n_obs]
     distinct = sorted(set(sizes))
     target = {b: b for b in distinct}
     for i, b in enumerate(distinct[:-1]):

@@ -28,7 +28,15 @@ import jax
 import jax.numpy as jnp
 from numpyro.distributions import constraints
 
-__all__ = ["numpyro_model", "log_density", "constrain", "unconstrain", "Box"]
+__all__ = [
+    "numpyro_model",
+    "log_density",
+    "data_statistics",
+    "total_loglik",
+    "constrain",
+    "unconstrain",
+    "Box",
+]
 
 _INTERVAL = constraints.interval
 _GREATER = constraints.greater_than
@@ -144,10 +152,41 @@ def masked_loglik(lik: Any, x: Any, mask: Any, params: Mapping[str, Any], contex
     return jnp.where(mask, lik.logpdf(x, params, context), 0.0)
 
 
-def log_density(lik: Any, z: Any, x: Any, mask: Any, context: Mapping[str, Any]) -> Any:
-    """Unnormalised log posterior of unconstrained ``z`` given padded ``x`` and its mask."""
+def data_statistics(lik: Any, x: Any, mask: Any) -> dict[str, Any]:
+    """The likelihood's per-layer statistics (``lik.summed[0]``), or ``{}`` when it has none."""
+    return dict(lik.summed[0](x, mask)) if lik.summed is not None else {}
+
+
+def total_loglik(
+    lik: Any,
+    x: Any,
+    mask: Any,
+    params: Mapping[str, Any],
+    context: Mapping[str, Any],
+    stats: Mapping[str, Any] | None = None,
+) -> Any:
+    """The summed log-likelihood of a layer: from ``stats`` through ``lik.summed[1]`` when both
+    exist (exact, O(1) in the layer size), else the masked sum of ``logpdf``."""
+    if lik.summed is not None and stats:
+        return lik.summed[1](stats, params, context)
+    return masked_loglik(lik, x, mask, params, context).sum()
+
+
+def log_density(
+    lik: Any,
+    z: Any,
+    x: Any,
+    mask: Any,
+    context: Mapping[str, Any],
+    stats: Mapping[str, Any] | None = None,
+) -> Any:
+    """Unnormalised log posterior of unconstrained ``z`` given padded ``x`` and its mask.
+
+    ``stats``: :func:`data_statistics` of ``(x, mask)``, computed once per layer; with it a
+    likelihood that declares ``summed`` is evaluated from its statistics (same value).
+    """
     params, log_jac, log_prior = constrain(lik, z, context)
-    total = log_jac + log_prior + masked_loglik(lik, x, mask, params, context).sum()
+    total = log_jac + log_prior + total_loglik(lik, x, mask, params, context, stats)
     return jnp.where(jnp.isnan(total), -jnp.inf, total)
 
 

@@ -159,7 +159,9 @@ def _example_lane(lik: Any, batch: Batch) -> tuple[Any, ...]:
 def _density_digest(lik: Any, batch: Batch) -> str:
     def fn(z: Any, x: Any, mask: Any, ctx: Any) -> Any:
         params, _, _ = _model.constrain(lik, z, ctx)
-        return _model.log_density(lik, z, x, mask, ctx), _model.unconstrain(lik, params, ctx)
+        stats = _model.data_statistics(lik, x, mask)
+        value = _model.log_density(lik, z, x, mask, ctx, stats)
+        return value, _model.unconstrain(lik, params, ctx)
 
     return _jaxpr_digest(fn, *_example_lane(lik, batch))
 
@@ -244,12 +246,13 @@ def _nuts_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, A
     num_params = len(lik.parameters)
     total = settings.warmup + settings.draws
 
-    def potential_fn_gen(x: Any, mask: Any, ctx: Any) -> Callable[[Any], Any]:
-        return lambda z: -_model.log_density(lik, z, x, mask, ctx)
+    def potential_fn_gen(x: Any, mask: Any, ctx: Any, stats: Any) -> Callable[[Any], Any]:
+        return lambda z: -_model.log_density(lik, z, x, mask, ctx, stats)
 
     def lane(key: Any, init: Any, x: Any, mask: Any, ctx: Any) -> dict[str, Any]:
         k_jitter, k_fallback, k_run = jax.random.split(key, 3)
-        potential = potential_fn_gen(x, mask, ctx)
+        stats = _model.data_statistics(lik, x, mask)  # once per lane, outside the sampler loop
+        potential = potential_fn_gen(x, mask, ctx, stats)
         params0 = {p.name: init[j] for j, p in enumerate(lik.parameters)}
         u0 = _model.unconstrain(lik, params0, ctx)
         u0 = jnp.where(jnp.isfinite(u0), u0, 0.0)
@@ -266,12 +269,12 @@ def _nuts_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, A
             settings.warmup,
             target_accept_prob=settings.target_accept,
             max_tree_depth=settings.max_tree_depth,
-            model_args=(x, mask, ctx),
+            model_args=(x, mask, ctx, stats),
             rng_key=k_run,
         )
 
         def step(s: Any, _: Any) -> tuple[Any, tuple[Any, ...]]:
-            s = sample_kernel(s, model_args=(x, mask, ctx))
+            s = sample_kernel(s, model_args=(x, mask, ctx, stats))
             return s, (s.z, s.diverging, s.num_steps, s.accept_prob, s.potential_energy, s.energy)
 
         final, trace = jax.lax.scan(step, state, None, length=total)

@@ -45,6 +45,7 @@ def _log_density_ops(lik: Any, x: np.ndarray, mask: np.ndarray, ctx: dict[str, f
 
     _, pt = _import_pymc()
     args = (jnp.asarray(x), jnp.asarray(mask), {k: jnp.asarray(v) for k, v in ctx.items()})
+    args = (*args, _model.data_statistics(lik, args[0], args[1]))  # the `summed` shortcut
     value_fn = jax.jit(lambda z: _model.log_density(lik, z, *args))
     grad_fn = jax.jit(jax.grad(lambda z: _model.log_density(lik, z, *args)))
 

@@ -50,6 +50,16 @@ Contracts
 ``support(params, context) -> (lower, upper)`` (optional)
     Where the density is positive. Default: ``(context["xmin"], inf)`` for ``family="tail"``,
     ``(0, inf)`` for ``family="full"``. Used by the checker's normalisation test.
+``summed = (statistics, total)`` (optional)
+    An exact shortcut for the *summed* log-likelihood, for likelihoods whose sum over a layer
+    depends on the data only through a few statistics (counts, sums of ``log x``; prefix sums
+    of them when a parameter such as ``xmin`` splits the data). ``statistics(x, mask) -> dict``
+    of JAX arrays (pure JAX, fixed shapes, vmap-able) is computed once per layer before
+    sampling; ``total(statistics, params, context) -> scalar`` must equal
+    ``sum(where(mask, logpdf(x, params, context), 0))`` and be differentiable in ``params``.
+    The sampler then costs O(1) or O(log n) per evaluation instead of O(n); the pointwise
+    ``logpdf`` is still used for LOO and predictive checks. The conformance checker tests the
+    equality at several parameter points, with and without padding.
 
 ``extra`` keys understood by rmtfit: ``exact_posterior`` (a conjugate oracle, see
 ``power_law``), ``quadrature_points(params, context) -> list`` (where the density has narrow
@@ -182,6 +192,9 @@ class Likelihood:
     of this class; optional and last, so existing code is unaffected)."""
     support: Callable[..., Any] | None = None
     """Optional ``support(params, context) -> (lower, upper)``; see the module docstring."""
+    summed: tuple[Callable[..., Any], Callable[..., Any]] | None = None
+    """Optional ``(statistics, total)``: the exact summed log-likelihood from per-layer
+    statistics; see the module docstring."""
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -285,6 +298,7 @@ def likelihood(
     extra: Mapping[str, Any] | None = None,
     cdf: Callable[..., Any] | None = None,
     support: Callable[..., Any] | None = None,
+    summed: tuple[Callable[..., Any], Callable[..., Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Likelihood]:
     """Decorator: turn ``logpdf(x, params, context)`` into a registered :class:`Likelihood`.
 
@@ -314,6 +328,7 @@ def likelihood(
             extra=dict(extra or {}),
             cdf=cdf,
             support=support,
+            summed=summed,
         )
         if register_as:
             register(lik)

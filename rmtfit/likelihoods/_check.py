@@ -186,6 +186,7 @@ def check_likelihood(
         _check_logpdf,
         _check_jit_vmap,
         _check_gradient,
+        _check_summed,
         _check_normalisation_and_cdf,
         _check_sampler,
         _check_bad_params,
@@ -274,6 +275,65 @@ def _check_jit_vmap(lik, params, ctx, x, *_):
     return [
         CheckResult("jit", err_jit < 1e-10, f"max relative difference {err_jit:.2e}"),
         CheckResult("vmap", err_vmap < 1e-10, f"max relative difference {err_vmap:.2e}"),
+    ]
+
+
+def _summed_points(lik, params, x, seed):
+    """The check point and three nearby ones (each parameter moved by a few percent, kept
+    inside its constraint and off the observations, where the summed form has kinks)."""
+    rng = np.random.default_rng(seed + 17)
+    points = [dict(params)]
+    for _ in range(3):
+        moved = {}
+        for p in lik.parameters:
+            v = float(params[p.name])
+            for _try in range(20):
+                cand = v * float(np.exp(rng.normal(0.0, 0.04))) if v != 0 else rng.normal(0, 0.04)
+                inside = bool(np.asarray(p.constraint.check(jnp.asarray(cand))))
+                if inside and not np.any(np.isclose(x, cand, rtol=1e-9, atol=0.0)):
+                    break
+            else:
+                cand = v
+            moved[p.name] = cand
+        points.append(moved)
+    return points
+
+
+def _check_summed(lik, params, ctx, x, seed, *_):
+    """``summed``: the total from the statistics equals the masked sum of ``logpdf`` (value and
+    gradient), on shuffled observations with padding."""
+    if lik.summed is None:
+        return []
+    rng = np.random.default_rng(seed)
+    pad = max(3, x.size // 5)
+    padded = np.concatenate([x, np.full(pad, x[0])])
+    mask = np.concatenate([np.ones(x.size, bool), np.zeros(pad, bool)])
+    order = rng.permutation(padded.size)
+    xs, ms = jnp.asarray(padded[order]), jnp.asarray(mask[order])
+    stats = jax.jit(lik.summed[0])(xs, ms)
+    c = _jnp(ctx)
+
+    def pointwise(p):
+        return jnp.sum(jnp.where(ms, lik.logpdf(xs, p, c), 0.0))
+
+    def summed(p):
+        return lik.summed[1](stats, p, c)
+
+    worst_value, worst_grad = 0.0, 0.0
+    for i, point in enumerate(_summed_points(lik, params, x, seed)):
+        p = _jnp(point)
+        a, b = float(pointwise(p)), float(summed(p))
+        worst_value = max(worst_value, abs(a - b) / (1.0 + abs(a)))
+        if i:  # the check point may sit on an observation (a kink): gradients only off it
+            ga, gb = jax.grad(pointwise)(p), jax.grad(summed)(p)
+            for k in ga:
+                d = abs(float(ga[k]) - float(gb[k])) / (1.0 + abs(float(ga[k])))
+                worst_grad = max(worst_grad, d)
+    ok_value = bool(np.isfinite(worst_value)) and worst_value < 1e-10
+    ok_grad = bool(np.isfinite(worst_grad)) and worst_grad < 1e-8
+    return [
+        CheckResult("summed", ok_value, f"max relative difference {worst_value:.2e} in value"),
+        CheckResult("summed_gradient", ok_grad, f"max relative difference {worst_grad:.2e}"),
     ]
 
 

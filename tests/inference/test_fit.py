@@ -149,3 +149,28 @@ def test_progress_bar_counts_the_layers(capsys):
     text = captured.out + captured.err
     assert "sampling layers" in text
     assert "100%" in text
+
+
+def test_bucket_sizes_pad_little_and_merge_small_buckets():
+    from rmtfit.inference._batch import bucket_size, bucket_sizes
+
+    assert [bucket_size(n) for n in (1, 64, 65, 384, 385, 512, 513, 3000)] == [
+        64,
+        64,
+        80,
+        384,
+        448,
+        512,
+        640,
+        3072,
+    ]
+    for n in range(1, 5000, 7):
+        b = bucket_size(n)
+        assert b >= n and (n <= 64 or b - n < 0.25 * b)
+    # 39 MiniLM-like layers of 384 share one bucket with no padding
+    assert set(bucket_sizes([384] * 39)) == {384}
+    # a lone small layer joins the big bucket (its padding costs less than a compile) ...
+    assert bucket_sizes([100, 384, 384]) == [384, 384, 384]
+    # ... but many small layers keep their own
+    sizes = bucket_sizes([100] * 200 + [384] * 3)
+    assert sizes[0] == 112 and sizes[-1] == 384

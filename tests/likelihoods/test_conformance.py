@@ -66,3 +66,23 @@ def test_every_prior_is_documented_and_overridable(name):
     changed = lik.with_priors(**{first.name: lambda context: dist.Uniform(1.5, 2.5)})
     assert changed.parameter(first.name).doc == "user prior"
     assert lik.parameter(first.name).doc == first.doc  # the registered one is unchanged
+
+
+def test_summed_shortcut_is_checked_against_the_pointwise_sum():
+    """spliced_pl declares an exact summed form (prefix sums; one binary search per
+    evaluation); the checker compares it with the pointwise sum and catches a wrong one."""
+    from dataclasses import replace
+
+    lik = get_likelihood("spliced_pl")
+    assert lik.summed is not None
+    report = check_likelihood(lik, raise_on_failure=False)
+    names = {r.name: r for r in report.results}
+    assert names["summed"].passed and names["summed_gradient"].passed
+
+    statistics, total = lik.summed
+    off_by_one_point = replace(
+        lik, summed=(statistics, lambda st, p, c: total(st, p, c) + 0.5 * p["alpha"])
+    )
+    bad = check_likelihood(off_by_one_point, raise_on_failure=False)
+    failed = {r.name for r in bad.results if not r.passed}
+    assert {"summed", "summed_gradient"} <= failed
