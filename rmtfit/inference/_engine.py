@@ -7,10 +7,12 @@ The work, for each likelihood:
    observations, or no classical xmin for a tail likelihood, is ``not_fitted`` with the reason;
    an exception in the likelihood's own code is ``failed`` with the message;
 2. *batch*: pad layers into few size buckets (:mod:`rmtfit.inference._batch`);
-3. *sample*: one vmapped NUTS program per bucket over every (layer, chain) lane, then one
-   vmapped pass for the pointwise log-likelihood and the derived quantities of every draw
-   (:mod:`rmtfit.inference._nuts`). Batches run on a small thread pool: tracing holds the GIL,
-   but compiling and running do not, so one batch compiles while another runs;
+3. *sample*: one compiled NUTS program per (likelihood, bucket), vmapped over the chains of a
+   layer and called once per layer on a small thread pool (compiling and running release the
+   GIL, so two layers use both cores; :mod:`rmtfit.inference._sampling` says why one layer per
+   call beats one call for all layers on a CPU), then one vmapped pass per bucket for the
+   pointwise log-likelihood and the derived quantities of every draw
+   (:mod:`rmtfit.inference._nuts`);
 4. *check* (:mod:`rmtfit.inference._diagnostics`) and retry the bad pairs once with a longer
    warmup and a higher target acceptance; what is still bad is ``flagged`` and warned about.
 """
@@ -20,7 +22,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,11 +29,11 @@ import numpy as np
 
 from rmtfit.inference import _batch, _diagnostics, _nuts
 from rmtfit.inference._fits import Fits, LayerFit, build_summary, series_diagnostics
+from rmtfit.inference._sampling import sample_batches
 
 __all__ = ["fit", "FitFailedWarning", "Prepared", "prepare", "sample_batches"]
 
 _BACKENDS = ("numpyro", "pymc")
-_STAT_NAMES = ("diverging", "tree_depth", "n_steps", "acceptance_rate", "lp", "energy")
 
 
 class FitFailedWarning(RuntimeWarning):
@@ -210,167 +211,6 @@ def _batches(
             )
         )
     return out, bad
-
-
-# --------------------------------------------------------------------------- sampling
-
-
-def _fmt_params(names: Sequence[str], values: np.ndarray) -> str:
-    return ", ".join(f"{n}={float(v):.6g}" for n, v in zip(names, values, strict=True))
-
-
-def _layer_outcome(
-    lik: Any,
-    batch: _batch.Batch,
-    i: int,
-    out: _nuts.NutsOutput,
-    pointwise: Mapping[str, np.ndarray],
-    attrs: Mapping[str, Any],
-) -> LayerFit | tuple[str, str]:
-    layer = batch.layers[i]
-    names = lik.parameter_names
-    where = f"layer {layer!r}, likelihood {lik.name!r}"
-    if out.init_loglik_nan[i].any():
-        c = int(np.argmax(out.init_loglik_nan[i]))
-        how = (
-            " (the centre of the parameter space: the log density was not finite at the "
-            "classical start either)"
-            if out.init_fallback[i, c]
-            else ""
-        )
-        return "failed", (
-            f"{where}: the log-likelihood is NaN at the starting values "
-            f"{_fmt_params(names, out.init_params[i, c])} (chain {c}){how}; check logpdf there."
-        )
-    if not np.all(np.isfinite(out.init_potential[i])):
-        c = int(np.argmin(np.isfinite(out.init_potential[i])))
-        return "failed", (
-            f"{where}: the log density is not finite at the starting values "
-            f"{_fmt_params(names, out.init_params[i, c])} (chain {c}), neither at the classical "
-            "estimates nor at the centre of the parameter space."
-        )
-    if out.nan_found[i].any():
-        c = int(np.argmax(out.nan_found[i]))
-        return "failed", (
-            f"{where}: the log-likelihood is NaN at {_fmt_params(names, out.nan_params[i, c])} "
-            f"(found next to a divergent transition of chain {c}; NUTS rejects NaN as a "
-            "divergence); check logpdf there."
-        )
-    stats = {k: out.stats[k][i].copy() for k in _STAT_NAMES}
-    stats["step_size"] = np.broadcast_to(out.step_size[i][:, None], stats["lp"].shape).copy()
-    attrs = {
-        **attrs,
-        "sampler": "nuts",
-        "bucket": batch.size,
-        "fallback_chains": int(out.init_fallback[i].sum()),
-        "warmup_divergences": int(out.warmup_divergences[i].sum()),
-    }
-    return layer_fit_from_draws(lik, batch, i, out.params[i], stats, pointwise, attrs)
-
-
-def layer_fit_from_draws(
-    lik: Any,
-    batch: _batch.Batch,
-    i: int,
-    params: np.ndarray,
-    stats: Mapping[str, np.ndarray],
-    pointwise: Mapping[str, np.ndarray],
-    attrs: Mapping[str, Any],
-) -> LayerFit | tuple[str, str]:
-    """The :class:`LayerFit` of layer ``i`` from its ``(C, D, P)`` draws, or ``("failed", why)``
-    when a draw or its pointwise log-likelihood is NaN (any sampler)."""
-    layer, n = batch.layers[i], int(batch.n_obs[i])
-    names = lik.parameter_names
-    loglik = pointwise["loglik"][i, :, :, :n]
-    bad = np.isnan(loglik).any(axis=-1) | ~np.isfinite(params).all(axis=-1)
-    if bad.any():
-        c, d = np.argwhere(bad)[0]
-        return "failed", (
-            f"layer {layer!r}, likelihood {lik.name!r}: the log-likelihood is NaN at "
-            f"{_fmt_params(names, params[c, d])} (chain {c}, draw {d}); check logpdf there."
-        )
-    posterior = {name: params[..., j].copy() for j, name in enumerate(names)}
-    for key, value in pointwise.items():
-        if not key.startswith("derived:"):
-            continue
-        name = key.split(":", 1)[1]
-        name = f"{name}_derived" if name in posterior else name
-        v = value[i]
-        if v.ndim == 3 and v.shape[2] == batch.size:
-            v = v[:, :, :n]
-        posterior[name] = np.array(v)
-    return LayerFit(
-        layer=layer,
-        likelihood=lik.name,
-        posterior=posterior,
-        parameters=tuple(names),
-        sample_stats=dict(stats),
-        log_likelihood=np.array(loglik),
-        observed=batch.x[i, :n].copy(),
-        context={k: float(v[i]) for k, v in batch.context.items()},
-        attrs=dict(attrs),
-    )
-
-
-def _run_batch(
-    lik: Any, batch: _batch.Batch, settings: _nuts.SamplerSettings, seed: int, attempt: int
-) -> dict[str, LayerFit | tuple[str, str]]:
-    keys = _nuts.lane_keys(seed, lik.name, batch.layers, settings.chains, attempt)
-    out = _nuts.run_nuts(lik, batch, settings, keys)
-    derived_keys = _nuts.lane_keys(
-        seed, lik.name + "/derived", batch.layers, settings.chains, attempt
-    )
-    pointwise = _nuts.run_pointwise(lik, batch, out.params, derived_keys)
-    attrs = {
-        "warmup": settings.warmup,
-        "draws": settings.draws,
-        "target_accept": settings.target_accept,
-        "max_tree_depth": settings.max_tree_depth,
-        "attempt": attempt,
-        "family": lik.family,
-    }
-    return {
-        batch.layers[i]: _layer_outcome(lik, batch, i, out, pointwise, attrs)
-        for i in range(len(batch))
-    }
-
-
-def sample_batches(
-    jobs: Sequence[tuple[Any, _batch.Batch]],
-    settings: _nuts.SamplerSettings,
-    *,
-    seed: int,
-    attempt: int = 0,
-    workers: int = 1,
-    bar: Any = None,
-) -> dict[tuple[str, str], LayerFit | tuple[str, str]]:
-    """Run every (likelihood, batch) job; (layer, likelihood) -> LayerFit or (status, reason)."""
-    results: dict[tuple[str, str], LayerFit | tuple[str, str]] = {}
-
-    def one(job: tuple[Any, _batch.Batch]) -> dict[str, Any]:
-        lik, batch = job
-        try:
-            return _run_batch(lik, batch, settings, seed, attempt)
-        except Exception as exc:  # one bad batch never kills the run
-            return {
-                layer: (
-                    "failed",
-                    f"layer {layer!r}, likelihood {lik.name!r}: sampling raised "
-                    f"{type(exc).__name__}: {exc}",
-                )
-                for layer in batch.layers
-            }
-
-    order = sorted(range(len(jobs)), key=lambda j: -jobs[j][1].x.size)  # big batches first
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {j: pool.submit(one, jobs[j]) for j in order}
-        for j in order:
-            lik, batch = jobs[j]
-            for layer, value in futures[j].result().items():
-                results[(layer, lik.name)] = value
-            if bar is not None:
-                bar.advance(len(batch))
-    return results
 
 
 # --------------------------------------------------------------------------- checks

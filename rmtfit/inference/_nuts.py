@@ -44,6 +44,8 @@ __all__ = [
     "lane_keys",
     "run_nuts",
     "run_pointwise",
+    "take_layers",
+    "concat_outputs",
 ]
 
 jax.config.update("jax_enable_x64", True)
@@ -401,6 +403,31 @@ def run_nuts(lik: Any, batch: Batch, settings: SamplerSettings, keys: np.ndarray
         nan_found=lc(out["nan_found"]),
         nan_params=lc(out["nan_params"]),
     )
+
+
+def take_layers(out: NutsOutput, index: list[int]) -> NutsOutput:
+    """The layers at ``index`` of a :class:`NutsOutput`."""
+    idx = np.asarray(index, dtype=int)
+    return _map_output(out, lambda a: a[idx])
+
+
+def concat_outputs(outputs: list[NutsOutput]) -> NutsOutput:
+    """Several :class:`NutsOutput` joined along the layer axis (same chains and draws)."""
+    if len(outputs) == 1:
+        return outputs[0]
+    first = outputs[0]
+    fields = {
+        name: np.concatenate([getattr(o, name) for o in outputs])
+        for name in first.__dataclass_fields__
+        if name != "stats"
+    }
+    stats = {k: np.concatenate([o.stats[k] for o in outputs]) for k in first.stats}
+    return NutsOutput(stats=stats, **fields)
+
+
+def _map_output(out: NutsOutput, fn: Callable[[np.ndarray], np.ndarray]) -> NutsOutput:
+    fields = {name: fn(getattr(out, name)) for name in out.__dataclass_fields__ if name != "stats"}
+    return NutsOutput(stats={k: fn(v) for k, v in out.stats.items()}, **fields)
 
 
 # --------------------------------------------------------------------------- pointwise pass

@@ -144,8 +144,8 @@ def sample_pymc(
     attempt: int = 0,
     bar: Any = None,
 ) -> dict[tuple[str, str], Any]:
-    """Same contract as :func:`rmtfit.inference._engine.sample_batches`, one layer at a time."""
-    from rmtfit.inference._engine import layer_fit_from_draws
+    """Same contract as :func:`rmtfit.inference._sampling.sample_batches`, one layer at a time."""
+    from rmtfit.inference._sampling import layer_fit_from_draws
 
     _import_pymc()
     results: dict[tuple[str, str], Any] = {}
