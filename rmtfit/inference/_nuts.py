@@ -65,6 +65,7 @@ class SamplerSettings:
     target_accept: float = 0.8
     max_tree_depth: int = 10
     init_jitter: float = 0.1
+    dense_mass: bool = True
 
     def __post_init__(self) -> None:
         for name in ("draws", "warmup", "chains", "max_tree_depth"):
@@ -271,6 +272,7 @@ def _nuts_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, A
             settings.warmup,
             target_accept_prob=settings.target_accept,
             max_tree_depth=settings.max_tree_depth,
+            dense_mass=settings.dense_mass,
             model_args=(x, mask, ctx, stats),
             rng_key=k_run,
         )
@@ -282,7 +284,10 @@ def _nuts_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, A
         final, trace = jax.lax.scan(step, state, None, length=total)
         z, diverging, num_steps, accept, pe, energy = trace
         w = settings.warmup
-        scale = final.adapt_state.step_size * jnp.sqrt(final.adapt_state.inverse_mass_matrix)
+        inverse_mass = final.adapt_state.inverse_mass_matrix
+        if settings.dense_mass:
+            inverse_mass = jnp.diagonal(inverse_mass)
+        scale = final.adapt_state.step_size * jnp.sqrt(inverse_mass)
         z_before = jnp.concatenate([z0[None], z[:-1]])  # where each transition started
         nan_found, nan_at = _nan_probe(lik, z_before, diverging, scale, x, mask, ctx)
         draws = jax.vmap(
@@ -296,7 +301,7 @@ def _nuts_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, A
             "lp": -pe[w:],
             "energy": energy[w:],
             "step_size": final.adapt_state.step_size,
-            "inverse_mass_matrix": final.adapt_state.inverse_mass_matrix,
+            "inverse_mass_matrix": inverse_mass,
             "warmup_divergences": diverging[:w].sum(),
             "init_params": jnp.stack([start[p.name] for p in lik.parameters]),
             "init_potential": potential(z0),

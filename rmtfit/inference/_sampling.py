@@ -138,6 +138,7 @@ def _attrs(lik: Any, settings: _nuts.SamplerSettings, attempt: int) -> dict[str,
         "draws": settings.draws,
         "target_accept": settings.target_accept,
         "max_tree_depth": settings.max_tree_depth,
+        "dense_mass": int(settings.dense_mass),
         "attempt": attempt,
         "family": lik.family,
     }
