@@ -304,7 +304,7 @@ def fit(
     progress
         Show a progress bar over layers.
     workers
-        Batches sampled at once (threads; default ``min(2, cpu_count)``).
+        Layers sampled at once (threads; default ``min(2, cpu_count)``).
 
     Returns
     -------

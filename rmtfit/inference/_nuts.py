@@ -20,6 +20,7 @@ Compiled programs are reused three ways:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -53,6 +54,8 @@ jax.config.update("jax_enable_x64", True)
 _ENV_CACHE = "RMTFIT_JAX_CACHE"
 _LOCK = threading.Lock()
 _PROGRAMS: dict[str, Callable[..., Any]] = {}
+_BUILD_LOCKS: dict[str, threading.Lock] = {}
+_DIGESTS: dict[tuple[int, int, tuple[str, ...]], tuple[Any, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def enable_compilation_cache() -> Path | None:
     return path
 
 
+@functools.cache
 def _versions() -> str:
     import jaxlib
     import numpyro
@@ -160,6 +164,20 @@ def _example_lane(lik: Any, batch: Batch) -> tuple[Any, ...]:
 
 
 def _density_digest(lik: Any, batch: Batch) -> str:
+    """Digest of the likelihood's traced log density, memoised per (likelihood object, bucket
+    size, context keys): tracing costs tens of milliseconds and runs once per layer call."""
+    memo = (id(lik), batch.size, tuple(sorted(batch.context)))
+    with _LOCK:
+        hit = _DIGESTS.get(memo)
+    if hit is not None and hit[0] is lik:
+        return hit[1]
+    digest = _traced_density_digest(lik, batch)
+    with _LOCK:
+        _DIGESTS[memo] = (lik, digest)  # holding lik keeps its id from being reused
+    return digest
+
+
+def _traced_density_digest(lik: Any, batch: Batch) -> str:
     def fn(z: Any, x: Any, mask: Any, ctx: Any) -> Any:
         params, _, _ = _model.constrain(lik, z, ctx)
         stats = _model.data_statistics(lik, x, mask)
@@ -180,10 +198,31 @@ def _export_available() -> bool:
 def _load_or_build(
     key: str, build: Callable[[], Callable[..., Any]], specs: tuple[Any, ...]
 ) -> Any:
-    """An in-process cached, jitted program; exported to / loaded from disk when possible."""
+    """An in-process cached, compiled program; exported to / loaded from disk when possible.
+
+    The program is compiled here, ahead of its first call, under a lock of its own: when the
+    thread pool starts several layers of one likelihood at once, one thread compiles and the
+    others wait for it instead of compiling the same program again.
+    """
     with _LOCK:
         if key in _PROGRAMS:
             return _PROGRAMS[key]
+        key_lock = _BUILD_LOCKS.setdefault(key, threading.Lock())
+    with key_lock:
+        with _LOCK:
+            if key in _PROGRAMS:
+                return _PROGRAMS[key]
+        fn = _jitted(key, build, specs)
+        try:
+            fn = fn.lower(*specs).compile()
+        except Exception:  # compile on first call instead (same program, compiled lazily)
+            pass
+        with _LOCK:
+            _PROGRAMS[key] = fn
+            return fn
+
+
+def _jitted(key: str, build: Callable[[], Callable[..., Any]], specs: tuple[Any, ...]) -> Any:
     root = cache_dir()
     path = root / "exported" / f"{key}.jaxexport" if root is not None else None
     fn: Callable[..., Any] | None = None
@@ -202,9 +241,7 @@ def _load_or_build(
                 fn = jax.jit(exported.call)
             except Exception:  # not exportable (e.g. an unsupported custom call): plain jit
                 fn = jitted
-    with _LOCK:
-        _PROGRAMS.setdefault(key, fn)
-        return _PROGRAMS[key]
+    return fn
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
