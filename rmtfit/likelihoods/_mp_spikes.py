@@ -37,7 +37,7 @@ from rmtfit.densities import (
 from rmtfit.likelihoods._api import Parameter, likelihood
 from rmtfit.likelihoods._common import full_context
 
-__all__ = ["mp_spikes", "mp_spikes_context", "SIGMA2_PRIOR_SD"]
+__all__ = ["mp_spikes", "mp_spikes_context", "sample_with_members", "SIGMA2_PRIOR_SD"]
 
 SIGMA2_PRIOR_SD = 1.0
 """Sd of the log-normal prior of ``sigma2`` around the classical (or median-matching) estimate."""
@@ -95,7 +95,9 @@ def _derived(rng_key, x, mask, params, context):
     return {"lambda_plus": upper, "K": jnp.sum(members), "spike_prob": prob}
 
 
-def _sample(rng_key, params, context, n):
+def sample_with_members(rng_key, params, context, n):
+    """``n`` draws and their memberships (True: spike component); ``K`` is the sum of the
+    memberships (simulation-based calibration checks the posterior of ``K`` against it)."""
     key_member, key_bulk, key_spike = jax.random.split(rng_key, 3)
     is_spike = jax.random.bernoulli(key_member, params["spike_fraction"], (n,))
     # the softened MP law is a scale family in sigma2 (its shape depends on N and Q only), so draw
@@ -105,7 +107,11 @@ def _sample(rng_key, params, context, n):
     bulk = params["sigma2"] * unit
     z = jax.random.normal(key_spike, (n,), dtype=jnp.float64)
     spike = jnp.exp(_spike_log_median(params, context) + params["spike_scale"] * z)
-    return jnp.where(is_spike, spike, bulk)
+    return jnp.where(is_spike, spike, bulk), is_spike
+
+
+def _sample(rng_key, params, context, n):
+    return sample_with_members(rng_key, params, context, n)[0]
 
 
 def _cdf(x, params, context):
