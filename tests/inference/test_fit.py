@@ -174,3 +174,35 @@ def test_bucket_sizes_pad_little_and_merge_small_buckets():
     # ... but many small layers keep their own
     sizes = bucket_sizes([100] * 200 + [384] * 3)
     assert sizes[0] == 112 and sizes[-1] == 384
+
+
+_CHILD = """
+import sys, numpy as np, rmtfit
+from rmtfit.spectra import Spectrum
+from rmtfit.classical import ClassicalFit
+x = np.sort(1.0 / np.random.default_rng(3).uniform(size=80) ** 0.5)
+s = Spectrum("l0", "matrix", 80, 80, x)
+c = ClassicalFit("l0", "ok", num_evals=80, N=80, M=80, alpha=3.0, xmin=float(x[0]))
+fits = rmtfit.fit([s], "power_law", classical={"l0": c}, seed=4, draws=200, warmup=200,
+                  chains=2, exact=False, retry=False)
+np.save(sys.argv[1], fits.draws("l0", "power_law", "alpha"))
+"""
+
+
+def test_a_warm_process_loads_the_exported_sampler_and_draws_the_same(tmp_path):
+    """The first process compiles and exports the sampler into RMTFIT_JAX_CACHE; a second
+    process loads it (no tracing of NUTS) and gives identical draws."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RMTFIT_JAX_CACHE": str(tmp_path / "cache")}
+    for name in ("cold.npy", "warm.npy"):
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(tmp_path / name)],
+            env=env, capture_output=True, text=True, check=False, timeout=600,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-3000:]
+        if name == "cold.npy":
+            assert list((tmp_path / "cache" / "exported").glob("*.jaxexport"))
+    np.testing.assert_array_equal(np.load(tmp_path / "cold.npy"), np.load(tmp_path / "warm.npy"))
