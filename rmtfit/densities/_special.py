@@ -86,7 +86,11 @@ def log_softplus(z):
     z = jnp.asarray(z, dtype=jnp.float64)
     far = z < -30.0
     zs = jnp.where(far, 0.0, z)
-    return jnp.where(far, z, jnp.log(jax.nn.softplus(zs)))
+    # softplus(z) = max(z, 0) + log1p(exp(-|z|)), without logaddexp's NaN bookkeeping (hot
+    # path); -|z| is written z - 2 max(z, 0) so that the gradient at z = 0 is exactly 1/2
+    top = jnp.maximum(zs, 0.0)
+    softplus = top + jnp.log1p(jnp.exp(zs - 2.0 * top))
+    return jnp.where(far, z, jnp.log(softplus))
 
 
 def _power_series(coeffs, z):
