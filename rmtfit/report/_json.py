@@ -43,8 +43,20 @@ CLASSICAL_FIELDS = (
     "num_spikes",
     "num_spikes_gd",
     "rank_collapse",
+    "alpha_unbiased",
+    "p_value",
+    "sigma2_gd",
+    "num_dropped",
 )
-_COUNTS = {"n_tail", "num_spikes", "num_spikes_gd", "numerical_rank", "rank_loss", "divergences"}
+_COUNTS = {
+    "n_tail",
+    "num_spikes",
+    "num_spikes_gd",
+    "numerical_rank",
+    "rank_loss",
+    "divergences",
+    "num_dropped",
+}
 MODEL_FIELDS = (
     "family",
     "status",

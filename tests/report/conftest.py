@@ -47,6 +47,8 @@ def _classical(spectrum: Spectrum) -> ClassicalFit:
         sigma_mp=sigma2**0.5,
         lambda_plus=lambda_plus,
         num_spikes=int(np.sum(x > 1.05 * lambda_plus)),
+        alpha_unbiased=1.0 + (tail.size - 1) / tail.size * (alpha - 1.0),
+        sigma2_gd=0.98 * sigma2,
     )
 
 

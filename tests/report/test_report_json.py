@@ -116,6 +116,21 @@ def test_classical_summary_matches_the_layers(fast_analysis):
     )
 
 
+def test_each_layer_carries_every_classical_estimate(fast_analysis):
+    report = build_report(fast_analysis)
+    for entry, layer in zip(report["layers"], fast_analysis.layers, strict=True):
+        if not layer.ok:
+            continue
+        fit = layer.classical
+        for name in ("sigma2_gd", "alpha_unbiased", "p_value"):  # NaN is written as null
+            value = getattr(fit, name)
+            expected = None if math.isnan(value) else pytest.approx(value)
+            assert entry["classical"][name] == expected, name
+        assert entry["classical"]["num_dropped"] == fit.num_dropped
+    classical = [e["classical"] for e in report["layers"] if e["classical"]]
+    assert any(c["sigma2_gd"] is not None for c in classical)
+
+
 @pytest.mark.parametrize(
     "breakage",
     [
