@@ -62,3 +62,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+# `compare` names both a submodule and a function. Importing the submodule (every later stage
+# does) sets the package attribute `rmtfit.compare` to the module, which the lazy lookup above
+# never sees, so `rmtfit.compare(...)` would fail with "'module' object is not callable" after
+# `rmtfit.analyze(...)`. Bind the function now (rmtfit.compare imports only numpy at the top).
+from rmtfit.compare import compare, compare_networks  # noqa: E402, F401

@@ -240,3 +240,17 @@ def test_fits_and_layerfits_inputs():
     table = from_fits.to_table()
     assert list(table.index) == list(from_fits.names)
     assert from_fits.to_dict()["models"][0]["name"] == from_fits.best
+
+
+@pytest.mark.parametrize(
+    "first", ["import rmtfit.phases", "import rmtfit.compare", "import rmtfit.analysis"]
+)
+def test_rmtfit_compare_stays_the_function_after_its_submodule_is_imported(first):
+    """`compare` names a submodule and a function: importing the submodule first (as analyze()
+    does) must not turn `rmtfit.compare` into the module."""
+    import subprocess
+    import sys
+
+    code = f"{first}\nimport rmtfit\nassert callable(rmtfit.compare), type(rmtfit.compare)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
