@@ -228,8 +228,14 @@ def _check(
     return out
 
 
+_MAX_WORKERS = 8
+
+
 def _default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+    """One thread per core (at most :data:`_MAX_WORKERS`): each layer's sampler is small and
+    single-threaded, so layers scale across cores (2 threads on 2 cores: 28 s instead of 50 s
+    for MiniLM's ``mp_spikes``, 400 iterations)."""
+    return max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
 
 
 # --------------------------------------------------------------------------- public
@@ -304,7 +310,7 @@ def fit(
     progress
         Show a progress bar over layers.
     workers
-        Layers sampled at once (threads; default ``min(2, cpu_count)``).
+        Layers sampled at once (threads; default one per core, at most 8).
 
     Returns
     -------
