@@ -206,3 +206,54 @@ def test_a_warm_process_loads_the_exported_sampler_and_draws_the_same(tmp_path):
         if name == "cold.npy":
             assert list((tmp_path / "cache" / "exported").glob("*.jaxexport"))
     np.testing.assert_array_equal(np.load(tmp_path / "cold.npy"), np.load(tmp_path / "warm.npy"))
+
+
+def test_draws_do_not_depend_on_how_many_layers_share_a_call():
+    """One layer per call (the default) and two per call (the last group padded with a copy of
+    its layer, which is dropped) give bit-identical draws: a lane depends only on its layer."""
+    from conftest import power_law_layers
+
+    from rmtfit.inference import _engine, _nuts, _sampling
+    from rmtfit.likelihoods import get_likelihood
+
+    spectra, classical = power_law_layers([2.5, 3.0, 4.0], [60, 200, 150], seed=1)
+    lik = get_likelihood("power_law")
+    prepared = [_engine.prepare(lik, s, classical[s.name]) for s in spectra]
+    jobs = [(lik, b) for b in _engine._batches(lik, prepared)[0]]
+    settings = _nuts.SamplerSettings(draws=100, warmup=100, chains=2)
+    one = _sampling.sample_batches(jobs, settings, seed=0, workers=2, layers_per_call=1)
+    two = _sampling.sample_batches(jobs, settings, seed=0, workers=2, layers_per_call=2)
+    assert sorted(one) == sorted(two) == [(s.name, "power_law") for s in spectra]
+    for key in one:
+        assert one[key].posterior["alpha"].shape == (2, 100)
+        np.testing.assert_array_equal(one[key].posterior["alpha"], two[key].posterior["alpha"])
+        np.testing.assert_array_equal(one[key].log_likelihood, two[key].log_likelihood)
+
+
+def test_a_layer_whose_sampler_raises_fails_alone(monkeypatch):
+    """An exception while sampling one layer marks that layer failed, with the error, and
+    the other layers of the same bucket are sampled as usual."""
+    import warnings
+
+    from conftest import SETTINGS, power_law_layers
+
+    import rmtfit
+    from rmtfit.inference import FitFailedWarning, _nuts
+
+    spectra, classical = power_law_layers([2.5, 3.0, 4.0], [60, 200, 150], seed=1)
+    real = _nuts.run_nuts
+
+    def flaky(lik, batch, settings, keys):
+        if "l1" in batch.layers:
+            raise RuntimeError("device lost")
+        return real(lik, batch, settings, keys)
+
+    monkeypatch.setattr(_nuts, "run_nuts", flaky)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fits = rmtfit.fit(spectra, "power_law", classical=classical, seed=0, **SETTINGS)
+    assert fits.status("l1", "power_law") == "failed"
+    assert "device lost" in fits.reason("l1", "power_law")
+    assert fits.status("l0", "power_law") in ("ok", "flagged")
+    assert fits.status("l2", "power_law") in ("ok", "flagged")
+    assert any(issubclass(w.category, FitFailedWarning) for w in record)
