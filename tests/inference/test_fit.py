@@ -211,8 +211,6 @@ def test_a_warm_process_loads_the_exported_sampler_and_draws_the_same(tmp_path):
 def test_draws_do_not_depend_on_how_many_layers_share_a_call():
     """One layer per call (the default) and two per call (the last group padded with a copy of
     its layer, which is dropped) give bit-identical draws: a lane depends only on its layer."""
-    from conftest import power_law_layers
-
     from rmtfit.inference import _engine, _nuts, _sampling
     from rmtfit.likelihoods import get_likelihood
 
@@ -235,9 +233,6 @@ def test_a_layer_whose_sampler_raises_fails_alone(monkeypatch):
     the other layers of the same bucket are sampled as usual."""
     import warnings
 
-    from conftest import SETTINGS, power_law_layers
-
-    import rmtfit
     from rmtfit.inference import FitFailedWarning, _nuts
 
     spectra, classical = power_law_layers([2.5, 3.0, 4.0], [60, 200, 150], seed=1)
