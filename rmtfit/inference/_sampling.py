@@ -144,13 +144,13 @@ def _attrs(lik: Any, settings: _nuts.SamplerSettings, attempt: int) -> dict[str,
     }
 
 
-def _groups(n_layers: int, size: int) -> list[list[int]]:
-    """Layer indices per call; the last group is padded with its first layer so that every call
-    has the same number of lanes (one compiled program)."""
+def _groups(n_layers: int, size: int) -> list[tuple[list[int], list[int]]]:
+    """``(layers, padded)`` index lists per call: the last group is padded with its first layer
+    so that every call has the same number of lanes (one compiled program)."""
     out = []
     for start in range(0, n_layers, size):
         group = list(range(start, min(start + size, n_layers)))
-        out.append(group + [group[0]] * (size - len(group)))
+        out.append((group, group + [group[0]] * (size - len(group))))
     return out
 
 
@@ -181,7 +181,7 @@ def _failed(lik: Any, layers: Sequence[str], exc: BaseException) -> dict[str, tu
 def _finish_batch(
     lik: Any,
     batch: _batch.Batch,
-    outputs: list[tuple[list[int], _nuts.NutsOutput]],
+    outputs: list[tuple[list[int], _nuts.NutsOutput]],  # (layers, output incl. padding)
     settings: _nuts.SamplerSettings,
     seed: int,
     attempt: int,
@@ -189,9 +189,8 @@ def _finish_batch(
     """The pointwise pass over the sampled layers of a batch and their outcomes."""
     index, parts = [], []
     for group, out in outputs:
-        real = sorted(set(group), key=group.index)  # padding repeats a layer: keep it once
-        index.extend(real)
-        parts.append(_nuts.take_layers(out, list(range(len(real)))))
+        index.extend(group)
+        parts.append(_nuts.take_layers(out, list(range(len(group)))))  # drop the padding
     if not index:
         return {}
     sub = batch.subset(index) if index != list(range(len(batch))) else batch
@@ -228,22 +227,21 @@ def sample_batches(
         for j in order:
             lik, batch = jobs[j]
             submitted[j] = [
-                (g, pool.submit(_sample_group, lik, batch, g, settings, seed, attempt))
-                for g in _groups(len(batch), size)
+                (group, pool.submit(_sample_group, lik, batch, padded, settings, seed, attempt))
+                for group, padded in _groups(len(batch), size)
             ]
         finishing: list[tuple[Any, _batch.Batch, Future]] = []
         for j in order:
             lik, batch = jobs[j]
             done: list[tuple[list[int], _nuts.NutsOutput]] = []
             for group, future in submitted[j]:
-                real = sorted(set(group), key=group.index)
                 try:
                     done.append((group, future.result()))
                 except Exception as exc:  # one bad group never kills the run
-                    failed = _failed(lik, [batch.layers[i] for i in real], exc)
+                    failed = _failed(lik, [batch.layers[i] for i in group], exc)
                     results.update({(layer, lik.name): v for layer, v in failed.items()})
                 if bar is not None:
-                    bar.advance(len(real))
+                    bar.advance(len(group))
             finishing.append(
                 (lik, batch, pool.submit(_finish_batch, lik, batch, done, settings, seed, attempt))
             )

@@ -286,7 +286,7 @@ def _splice_statistics(x, mask):
     }
 
 
-def _splice_totals(stats, params, context, log_weights, bulk_logcdf_xmin):
+def _splice_totals(stats, params, log_weights, bulk_logcdf_xmin):
     """``(k, m, below, sums)``: counts below/above xmin, the summed log-normal bulk terms, and
     the centred sums the tail needs."""
     xmin = params["xmin"]
@@ -312,9 +312,7 @@ def _splice_totals(stats, params, context, log_weights, bulk_logcdf_xmin):
 
 def _pl_total(stats, params, context):
     log_bulk, log_tail = _PL_WEIGHTS(params, context)
-    m, base, sum_log, _ = _splice_totals(
-        stats, params, context, (log_bulk, log_tail), _bulk_logcdf(params)
-    )
+    m, base, sum_log, _ = _splice_totals(stats, params, (log_bulk, log_tail), _bulk_logcdf(params))
     alpha, log_xmin = params["alpha"], jnp.log(params["xmin"])
     return base + m * (jnp.log(alpha - 1.0) + (alpha - 1.0) * log_xmin) - alpha * sum_log
 
@@ -322,7 +320,7 @@ def _pl_total(stats, params, context):
 def _tpl_total(stats, params, context):
     log_bulk, log_tail = _TPL_WEIGHTS(params, context)
     m, base, sum_log, sum_x = _splice_totals(
-        stats, params, context, (log_bulk, log_tail), _bulk_logcdf(params)
+        stats, params, (log_bulk, log_tail), _bulk_logcdf(params)
     )
     alpha, rate, xmin = params["alpha"], params["rate"], params["xmin"]
     log_xmin = jnp.log(xmin)
