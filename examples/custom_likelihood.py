@@ -8,7 +8,8 @@ that bends in smoothly at xmin, than by the pure power law?" The Lomax law on [x
 behaves like x^-alpha far above xmin + s, so its alpha is comparable with the power law's.
 
 Steps: (1) declare the likelihood with the public decorator ``rmtfit.likelihood`` (a JAX
-log-density, its parameters with constraints and priors, a sampler and a CDF); (2) run it through
+log-density, its parameters with constraints and priors, a sampler, a CDF and the roles of its
+variables: ``alpha`` is the tail exponent); (2) run it through
 ``rmtfit.check_likelihood``, the conformance checks every built-in passes; (3) fit it with
 ``rmtfit.fit`` next to ``power_law`` and compare the two by PSIS-LOO.
 
@@ -58,6 +59,8 @@ def _lomax_sample(rng_key, params, context, n):
     init=lambda context: {"alpha": 3.0, "scale": float(context["xmin"])},
     sample=_lomax_sample,
     cdf=_lomax_cdf,
+    # its alpha is the ESD tail exponent: the report, the network metrics and the phases read it
+    roles=rmtfit.Roles(kind="tail", tail_exponent="alpha"),
 )
 def lomax_tail(x, params, context):
     """Lomax (Pareto II) law on [xmin, inf): a power law with a smooth start at xmin."""

@@ -1,20 +1,26 @@
 """rmtfit: Bayesian analysis of neural-network weight spectra.
 
-The stages (see DESIGN.md): :mod:`rmtfit.spectra` (weights -> eigenvalues),
-:mod:`rmtfit.classical` (point estimates), :mod:`rmtfit.likelihoods` (the model zoo and the
-extension API), :mod:`rmtfit.inference` (batched NumPyro NUTS), :mod:`rmtfit.compare` and
-:mod:`rmtfit.phases` (model comparison, 5+1 phases), :mod:`rmtfit.report` (outputs).
+The stages, in the order data flows through them and imports run (``docs/architecture.md``):
+:mod:`rmtfit.common` (settings, progress bar, atomic writes) < :mod:`rmtfit.densities` (pure JAX
+log-densities) < :mod:`rmtfit.spectra` (weights -> eigenvalues) < :mod:`rmtfit.classical` (point
+estimates) < :mod:`rmtfit.likelihoods` (the model zoo and the extension API) <
+:mod:`rmtfit.inference` (batched NumPyro NUTS) < :mod:`rmtfit.posterior` (reading fits by their
+declared roles) < :mod:`rmtfit.comparison` (PSIS-LOO, stacking) < :mod:`rmtfit.phases` and
+:mod:`rmtfit.network` (5+1 phases, network metrics) < :mod:`rmtfit.pipeline` (``analyze``, the
+one place the stages are wired) < :mod:`rmtfit.report` (formats) < :mod:`rmtfit.cli` (the
+command). Each imports only the ones before it.
 
-Public names are imported lazily so that ``import rmtfit`` stays fast and works without the
-optional extras (torch, pymc).
+This module is the public surface above them all. Public names are imported lazily so that
+``import rmtfit`` stays fast and works without the optional extras (torch, pymc).
 """
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
-__version__ = "0.1.0"
+from rmtfit.common import __version__
 
 _EXPORTS: dict[str, str] = {
     # spectra
@@ -29,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     # likelihoods: the extension API
     "Parameter": "rmtfit.likelihoods",
     "Likelihood": "rmtfit.likelihoods",
+    "Roles": "rmtfit.likelihoods",
     "likelihood": "rmtfit.likelihoods",
     "register": "rmtfit.likelihoods",
     "get_likelihood": "rmtfit.likelihoods",
@@ -38,17 +45,47 @@ _EXPORTS: dict[str, str] = {
     # inference
     "fit": "rmtfit.inference",
     "Fits": "rmtfit.inference",
-    # comparison and phases
-    "compare": "rmtfit.compare",
-    "compare_networks": "rmtfit.compare",
+    # comparison, phases, network
+    "compare": "rmtfit.comparison",
+    "compare_networks": "rmtfit.network",
+    "network_metrics": "rmtfit.network",
     "phase_probabilities": "rmtfit.phases",
     "PHASES": "rmtfit.phases",
-    # the main job
-    "analyze": "rmtfit.analysis",
-    "Analysis": "rmtfit.analysis",
+    # the main job and its report
+    "Analysis": "rmtfit.pipeline",
+    "write_outputs": "rmtfit.report",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", "analyze", *_EXPORTS]
+
+
+def analyze(
+    source: Any, *, out: str | Path | None = None, plots: bool = True, **options: Any
+) -> Any:
+    """Analyse every weight matrix of a network and, with ``out``, write the report files.
+
+    ``rmtfit.analyze(source, **options)`` is :func:`rmtfit.pipeline.analyze` (every option is
+    documented there: ``fast``, ``layers``, ``likelihoods``, ``seed``, ``device``, ``draws``,
+    ``chains``, ``quiet``, ``progress``, ``ci_prob``); with ``out`` the :class:`rmtfit.Analysis`
+    is then written by :func:`rmtfit.write_outputs` (``report.json``, ``layers.csv``, ``fits.nc``,
+    ``plots/`` when ``plots``, ``report.html``), atomically, into that folder.
+
+    Returns
+    -------
+    Analysis
+    """
+    import time
+
+    from rmtfit.pipeline import analyze as run_pipeline
+    from rmtfit.report import write_outputs
+
+    analysis = run_pipeline(source, **options)
+    if out is not None:
+        start = time.perf_counter()
+        quiet = options.get("quiet", False) or not options.get("progress", True)
+        write_outputs(analysis, out, plots=plots, progress=not quiet)
+        analysis.timings["write"] = time.perf_counter() - start
+    return analysis
 
 
 def __getattr__(name: str) -> Any:
@@ -62,10 +99,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-# `compare` names both a submodule and a function. Importing the submodule (every later stage
-# does) sets the package attribute `rmtfit.compare` to the module, which the lazy lookup above
-# never sees, so `rmtfit.compare(...)` would fail with "'module' object is not callable" after
-# `rmtfit.analyze(...)`. Bind the function now (rmtfit.compare imports only numpy at the top).
-from rmtfit.compare import compare, compare_networks  # noqa: E402, F401

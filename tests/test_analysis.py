@@ -24,7 +24,7 @@ SHORT = {"draws": 200, "chains": 2}
 # statistics): they cannot reach a bulk ESS of 400, so the engine flags them and warns.
 pytestmark = [
     pytest.mark.filterwarnings("ignore::rmtfit.inference.DiagnosticsWarning"),
-    pytest.mark.filterwarnings("ignore::rmtfit.compare.HighParetoKWarning"),
+    pytest.mark.filterwarnings("ignore::rmtfit.comparison.HighParetoKWarning"),
 ]
 
 
@@ -108,7 +108,7 @@ def test_loo_of_real_fits_agrees_with_arviz_compare(full):
 
     import arviz as az
 
-    from rmtfit.compare import compare
+    from rmtfit.comparison import compare
 
     analysis, _ = full
     fits = analysis.fits

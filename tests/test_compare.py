@@ -1,4 +1,4 @@
-"""Tests of rmtfit.compare: PSIS-LOO agrees with arviz.compare, families never mix, high k."""
+"""Tests of rmtfit.comparison: PSIS-LOO agrees with arviz.compare, families never mix, high k."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-from rmtfit.compare import (
+from rmtfit.comparison import (
     Comparison,
     HighParetoKWarning,
-    LayerFits,
     compare,
     pseudo_bma_plus_weights,
     stacking_weights,
 )
+from rmtfit.posterior import LayerPosteriors
 
 SIGMA = 0.5
 
@@ -235,7 +235,7 @@ def test_fits_and_layerfits_inputs():
     class _Spectrum:
         name = "a"
 
-    from_layer = compare(LayerFits(_Spectrum(), idatas))
+    from_layer = compare(LayerPosteriors(_Spectrum(), idatas))
     assert from_layer.weights == pytest.approx(from_fits.weights)
     table = from_fits.to_table()
     assert list(table.index) == list(from_fits.names)
@@ -243,11 +243,11 @@ def test_fits_and_layerfits_inputs():
 
 
 @pytest.mark.parametrize(
-    "first", ["import rmtfit.phases", "import rmtfit.compare", "import rmtfit.analysis"]
+    "first", ["import rmtfit.phases", "import rmtfit.comparison", "import rmtfit.pipeline"]
 )
 def test_rmtfit_compare_stays_the_function_after_its_submodule_is_imported(first):
-    """`compare` names a submodule and a function: importing the submodule first (as analyze()
-    does) must not turn `rmtfit.compare` into the module."""
+    """`rmtfit.compare` is the function whatever was imported before (no module of that name
+    exists since the comparison stage became the package `rmtfit.comparison`)."""
     import subprocess
     import sys
 

@@ -6,7 +6,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from rmtfit.compare import LayerFits
+from rmtfit.posterior import LayerPosteriors
 from rmtfit.network import (
     METRICS,
     NETWORK,
@@ -24,7 +24,7 @@ def _layer(name, n, m, alpha, sd=0.05, seed=0, likelihood="spliced_pl"):
     spectrum = Spectrum(name, "linear", n, m, ev)
     draws = rng.normal(alpha, sd, size=(2, 300)) if sd > 0 else np.full((2, 300), alpha)
     idata = az.from_dict(posterior={"alpha": draws})
-    return LayerFits(spectrum, {likelihood: idata})
+    return LayerPosteriors(spectrum, {likelihood: idata})
 
 
 def test_point_mass_alpha_gives_weightwatchers_formulas():
@@ -44,7 +44,7 @@ def test_point_mass_alpha_gives_weightwatchers_formulas():
 
 def test_log_alpha_norm_is_stable_for_huge_eigenvalues():
     ev = np.array([1e200, 1e250, 1e300])
-    layer = LayerFits(
+    layer = LayerPosteriors(
         Spectrum("big", "matrix", 3, 3, ev),
         {"power_law": az.from_dict(posterior={"alpha": np.full((1, 4), 3.0)})},
     )
@@ -132,5 +132,5 @@ def test_layers_match_by_name_then_by_shape_in_order():
     assert left_a == ["x.odd"] and left_b == ["y.extra"]
     result = compare_networks(a, b)
     assert result.unmatched_a == ("x.odd",) and result.unmatched_b == ("y.extra",)
-    with pytest.raises(ValueError, match="prob=1.5"):
-        compare_networks(a, b, prob=1.5)
+    with pytest.raises(ValueError, match="ci_prob=1.5"):
+        compare_networks(a, b, ci_prob=1.5)

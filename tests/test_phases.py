@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-from rmtfit.compare import LayerFits
+from rmtfit.posterior import LayerPosteriors
 from rmtfit.phases import (
     PHASES,
     THRESHOLDS,
-    _tw_quantile,
     network_phases,
     phase_probabilities,
     rank_collapse_probability,
     summarize_phases,
 )
+from rmtfit.phases._phases import _tw_quantile
+from rmtfit.likelihoods import Roles
 from rmtfit.spectra import Spectrum
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "phases.md"
@@ -34,7 +35,7 @@ def _spectrum(W, name="layer"):
     return Spectrum(name=name, kind="matrix", N=W.shape[0], M=W.shape[1], eigenvalues=ev)
 
 
-def _idata(x, posterior, loglik=None, family="full"):
+def _idata(x, posterior, loglik=None, family="full", attrs=None):
     """InferenceData with the given posterior draws (chain, draw) and a pointwise log-likelihood."""
     shape = next(iter(posterior.values())).shape[:2]
     if loglik is None:
@@ -43,15 +44,16 @@ def _idata(x, posterior, loglik=None, family="full"):
         posterior=posterior,
         log_likelihood={"obs": loglik},
         observed_data={"obs": x},
-        attrs={"family": family},
+        attrs={"family": family, **(attrs or {})},
     )
 
 
 def _mp_fit(spectrum, sigma2=1.0, sd=0.002, seed=0, variable="sigma2"):
     rng = np.random.default_rng(seed)
     draws = rng.normal(sigma2, sd, size=(2, 500))
-    if variable == "log_sigma2":
-        return _idata(spectrum.eigenvalues, {"log_sigma2": np.log(draws)})
+    if variable == "user_scale":  # a user's MP likelihood with its own name for sigma^2
+        roles = Roles(kind="mp", bulk_scale="s2")
+        return _idata(spectrum.eigenvalues, {"s2": draws}, attrs=roles.to_attrs())
     if variable == "lambda_plus":
         edge = spectrum.N * draws * (1 + spectrum.Q**-0.5) ** 2
         return _idata(spectrum.eigenvalues, {"lambda_plus": edge})
@@ -139,14 +141,22 @@ def test_tail_exponent_sets_the_tail_phases(gaussian, alpha, phase):
     assert result.p_very_heavy == pytest.approx(float(alpha < 2), abs=0.01)
 
 
-def test_mp_edge_from_sigma2_log_sigma2_or_lambda_plus_agree():
+def test_mp_edge_from_the_declared_bulk_scale_or_bulk_edge_agree():
+    """The MP rule reads the draws of the roles a likelihood declares (sigma^2 as bulk_scale or
+    lambda_+ as bulk_edge), whatever they are called: the built-in mp_spikes with only sigma2,
+    with only lambda_plus, and an unregistered likelihood whose stored roles call sigma^2 `s2`."""
     rng = np.random.default_rng(2)
     spectrum = _spectrum(rng.normal(size=(300, 150)))
     # a loose posterior so that the draws straddle the thresholds
     results = [
-        phase_probabilities({"mp_spikes": _mp_fit(spectrum, sd=0.03, variable=v)}, spectrum)
-        for v in ("sigma2", "log_sigma2", "lambda_plus")
+        phase_probabilities({name: _mp_fit(spectrum, sd=0.03, variable=v)}, spectrum)
+        for name, v in (
+            ("mp_spikes", "sigma2"),
+            ("mp_spikes", "lambda_plus"),
+            ("user_mp", "user_scale"),
+        )
     ]
+    assert results[2].model_kinds == {"user_mp": "mp"}
     for other in results[1:]:
         for p in PHASES:
             assert other[p] == pytest.approx(results[0][p], abs=1e-9)
@@ -216,9 +226,9 @@ def test_network_summary_counts_layers_and_keeps_failures(gaussian):
     other = _spectrum(rng.normal(size=(300, 100)), "second")
     broken = Spectrum("broken", "matrix", gaussian.N, gaussian.M, gaussian.eigenvalues)
     layers = [
-        LayerFits(gaussian, {"mp_spikes": _mp_fit(gaussian)}),
-        LayerFits(other, {"spliced_pl": _tail_fit(other, 2.5)}),
-        LayerFits(broken, {"mp_spikes": _idata(broken.eigenvalues, {"K": np.zeros((2, 50))})}),
+        LayerPosteriors(gaussian, {"mp_spikes": _mp_fit(gaussian)}),
+        LayerPosteriors(other, {"spliced_pl": _tail_fit(other, 2.5)}),
+        LayerPosteriors(broken, {"mp_spikes": _idata(broken.eigenvalues, {"K": np.zeros((2, 50))})}),
     ]
     summary = network_phases(layers)
     assert [r.layer for r in summary.layers] == ["gaussian", "second"]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import rmtfit
-from rmtfit.compare import HighParetoKWarning
+from rmtfit.comparison import HighParetoKWarning
 
 N, M = 400, 200
 SPIKES = 3

@@ -3,6 +3,10 @@
 Every function here is a pure function of arrays: no I/O, no global state. Log-densities are
 differentiable in their parameters and jit/vmap-able; samplers take an explicit PRNG key.
 The likelihoods in :mod:`rmtfit.likelihoods` assemble these pieces.
+
+They need JAX's double precision, which importing rmtfit never switches on: call
+:func:`rmtfit.common.enable_x64` before evaluating them directly (``rmtfit.fit`` and
+``rmtfit.check_likelihood`` do it themselves).
 """
 
 from rmtfit.densities._alternatives import (
@@ -58,7 +62,12 @@ from rmtfit.densities._powerlaw import (
     truncated_power_law_logpdf,
     truncated_power_law_sample,
 )
-from rmtfit.densities._quadrature import bisect_increasing, gauss_legendre_panels, integrate
+from rmtfit.densities._quadrature import (
+    bisect_increasing,
+    bucketed,
+    gauss_legendre_panels,
+    integrate,
+)
 from rmtfit.densities._special import (
     exprel,
     lgamma1p,
@@ -72,6 +81,7 @@ from rmtfit.densities._special import (
 
 __all__ = [
     "bisect_increasing",
+    "bucketed",
     "cutoff_power_law_cdf",
     "cutoff_power_law_logpdf",
     "cutoff_power_law_logsf",

@@ -18,8 +18,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-jax.config.update("jax_enable_x64", True)
-
 __all__ = ["gauss_legendre", "gauss_legendre_panels", "bisect_increasing", "integrate", "bucketed"]
 
 

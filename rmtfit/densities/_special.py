@@ -28,8 +28,6 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import zeta
 
-jax.config.update("jax_enable_x64", True)
-
 __all__ = [
     "exprel",
     "log_exprel",

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from rmtfit.common import CI_PROB, ProgressBar, check_ci_prob, enable_x64
 from rmtfit.inference import _batch, _diagnostics, _nuts
 from rmtfit.inference._fits import Fits, LayerFit, build_summary, series_diagnostics
 from rmtfit.inference._sampling import sample_batches
@@ -252,7 +253,7 @@ def fit(
     chains: int = 4,
     backend: str = "numpyro",
     target_accept: float = 0.8,
-    ci_prob: float = 0.94,
+    ci_prob: float = CI_PROB,
     retry: bool = True,
     exact: bool = True,
     max_tree_depth: int = 10,
@@ -289,12 +290,13 @@ def fit(
     target_accept
         Target acceptance probability of the step-size adaptation.
     ci_prob
-        Probability of the equal-tailed credible intervals of :attr:`Fits.summary`.
+        Probability of the equal-tailed credible intervals of :attr:`Fits.summary`
+        (default :data:`rmtfit.common.CI_PROB`, the same as every other output).
     retry
         Re-run the pairs that fail the diagnostics once, with twice the warmup and
         ``target_accept=max(0.95, target_accept)``.
     exact
-        Where a likelihood declares an exact posterior (``lik.extra["exact_posterior"]``: the
+        Where a likelihood declares an exact posterior (``lik.exact_posterior``: the
         fixed-xmin power law under its Jeffreys prior), return independent exact draws instead
         of running NUTS (default). Only the registered likelihood with its declared priors
         qualifies: after ``with_priors`` the exact law no longer applies and NUTS runs.
@@ -331,8 +333,8 @@ def fit(
         max_tree_depth=max_tree_depth,
         dense_mass=dense_mass,
     )
-    if not 0.0 < ci_prob < 1.0:
-        raise ValueError(f"The value of `ci_prob` must be in the (0, 1) interval; got {ci_prob!r}.")
+    ci_prob = check_ci_prob(ci_prob)
+    enable_x64()
     items = _spectra_list(spectra)
     liks = _likelihood_list(likelihoods)
     classical_map = _classical_map(items, classical)
@@ -362,13 +364,14 @@ def fit(
         jobs.extend((lik, b) for b in batches)
 
     n_workers = workers or _default_workers()
-    with _progress(progress, sum(len(b) for _, b in jobs)) as bar:
+    bar = ProgressBar(enabled=progress)
+    with bar.task("sampling layers", total=sum(len(b) for _, b in jobs)) as advance:
         if backend == "pymc":
             from rmtfit.inference._pymc import sample_pymc
 
-            results.update(sample_pymc(jobs, settings, seed=seed, attempt=0, bar=bar))
+            results.update(sample_pymc(jobs, settings, seed=seed, attempt=0, advance=advance))
         else:
-            results.update(sample_batches(jobs, settings, seed=seed, workers=n_workers, bar=bar))
+            results.update(sample_batches(jobs, settings, seed=seed, workers=n_workers, advance=advance))
     fits = {k: v for k, v in results.items() if isinstance(v, LayerFit)}
     status.update({k: v for k, v in results.items() if not isinstance(v, LayerFit)})
     issues = _check(fits)
@@ -470,35 +473,3 @@ def _warn(status: Mapping[tuple[str, str], tuple[str, str]]) -> None:
         elif s == "failed":
             warnings.warn(FitFailedWarning(reason), stacklevel=3)
 
-
-class _NoBar:
-    def advance(self, n: int) -> None:
-        pass
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
-class _RichBar:
-    def __init__(self, total: int) -> None:
-        from rich.progress import Progress
-
-        self._progress = Progress(transient=False)
-        self._task = self._progress.add_task("sampling layers", total=total)
-
-    def advance(self, n: int) -> None:
-        self._progress.advance(self._task, n)
-
-    def __enter__(self) -> _RichBar:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._progress.stop()
-
-
-def _progress(show: bool, total: int) -> Any:
-    return _RichBar(total) if show else _NoBar()

@@ -1,6 +1,6 @@
 """Exact posterior draws where a likelihood provides them (``fit(..., exact=True)``).
 
-A likelihood may declare ``extra["exact_posterior"](x, context, num_draws, seed) -> {name: draws}``
+A likelihood may declare ``exact_posterior(x, context, num_draws, seed) -> {name: draws}``
 (the fixed-xmin power law does: alpha - 1 is Gamma(n, sum ln(x/xmin)) under its Jeffreys prior,
 truncated to the prior range). By default (``exact=True``) these independent draws are returned
 instead of NUTS draws, with the same pointwise log-likelihood and derived quantities as a
@@ -29,7 +29,7 @@ def has_exact(lik: Any) -> bool:
     the same prior functions (a copy made by ``with_priors`` or ``dataclasses.replace`` does not
     qualify).
     """
-    law = lik.extra.get("exact_posterior")
+    law = lik.exact_posterior
     if not callable(law):
         return False
     from rmtfit.likelihoods import get_likelihood
@@ -39,7 +39,7 @@ def has_exact(lik: Any) -> bool:
     except KeyError:
         return False
     return (
-        registered.extra.get("exact_posterior") is law
+        registered.exact_posterior is law
         and registered.logpdf is lik.logpdf
         and registered.parameter_names == lik.parameter_names
         and all(
@@ -65,9 +65,7 @@ def exact_fits(
     c, d = settings.chains, settings.draws
     draws = []
     for p in prepared:
-        values = lik.extra["exact_posterior"](
-            p.x, p.context, c * d, _layer_seed(seed, lik.name, p.layer)
-        )
+        values = lik.exact_posterior(p.x, p.context, c * d, _layer_seed(seed, lik.name, p.layer))
         draws.append(
             np.stack(
                 [
@@ -126,6 +124,12 @@ def exact_fits(
                 log_likelihood=np.array(loglik),
                 observed=p.x.copy(),
                 context=dict(p.context),
-                attrs={"sampler": "exact", "draws": d, "attempt": 0, "family": lik.family},
+                attrs={
+                    "sampler": "exact",
+                    "draws": d,
+                    "attempt": 0,
+                    "family": lik.family,
+                    **lik.roles.to_attrs(),
+                },
             )
     return out

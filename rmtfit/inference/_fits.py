@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from rmtfit import _arviz
+from rmtfit.common import CI_PROB
+from rmtfit.inference import _io, arviz_adapter
 
 __all__ = ["LayerFit", "Fits", "STATUSES", "build_summary"]
 
@@ -91,7 +92,7 @@ class LayerFit:
         attrs["family"] = str(self.attrs.get("family", ""))
         attrs["reason"] = reason
         attrs.update({k: v for k, v in self.attrs.items() if isinstance(v, int | float | str)})
-        return _arviz.to_inference_data(
+        return arviz_adapter.to_inference_data(
             posterior=self.posterior,
             sample_stats=self.sample_stats,
             log_likelihood={"obs": self.log_likelihood},
@@ -104,7 +105,7 @@ class LayerFit:
 
 
 def _series(
-    fits: Sequence[LayerFit], ci_prob: float = 0.94
+    fits: Sequence[LayerFit], ci_prob: float = CI_PROB
 ) -> tuple[list[tuple[int, str]], dict[str, np.ndarray]]:
     """Diagnostics and summary statistics of every scalar posterior variable, in one pass."""
     index: list[tuple[int, str]] = []
@@ -119,7 +120,7 @@ def _series(
     stats = {k: np.full(len(arrays), np.nan) for k in _SUMMARY_STATS}
     for members in groups.values():
         stack = np.stack([arrays[m] for m in members])
-        values = {**_arviz.diagnostics(stack), **_arviz.summary_stats(stack, ci_prob)}
+        values = {**arviz_adapter.diagnostics(stack), **arviz_adapter.summary_stats(stack, ci_prob)}
         for k in _SUMMARY_STATS:
             stats[k][members] = values[k]
     return index, stats
@@ -349,16 +350,21 @@ class Fits:
     # ------------------------------------------------------------------ io
     def to_netcdf(self, path: Any) -> None:
         """Write every posterior and the summary to one netCDF-4 file, atomically."""
-        from rmtfit.inference._io import write_fits
-
-        write_fits(self, path)
+        _io.write_fits(self, path)
 
     @classmethod
     def from_netcdf(cls, path: Any) -> Fits:
         """Read a file written by :meth:`to_netcdf` (exact round trip)."""
-        from rmtfit.inference._io import read_fits
-
-        return read_fits(path)
+        parts = _io.read_fits(path)
+        pairs = {key: LayerFit(**kwargs) for key, kwargs in parts["pairs"].items()}
+        return cls(
+            pairs,
+            parts["status"],
+            parts["layers"],
+            parts["likelihoods"],
+            parts["summary"],
+            parts["settings"],
+        )
 
     def __repr__(self) -> str:
         counts = {s: 0 for s in STATUSES}

@@ -129,10 +129,14 @@ def _summary_from(ds: Any) -> Any:
     return out
 
 
-def from_dataset(ds: Any) -> Any:
-    """Rebuild :class:`~rmtfit.inference.Fits` from the Dataset of :func:`to_dataset`."""
-    from rmtfit.inference._fits import Fits, LayerFit
+def from_dataset(ds: Any) -> dict[str, Any]:
+    """The parts of a :class:`~rmtfit.inference.Fits` stored in a Dataset of :func:`to_dataset`.
 
+    Plain values only (this module never imports the containers, which import it):
+    ``pairs`` maps ``(layer, likelihood)`` to the keyword arguments of a ``LayerFit``;
+    ``status``, ``layers``, ``likelihoods``, ``summary`` and ``settings`` are the other
+    arguments of ``Fits``. :meth:`Fits.from_netcdf` assembles them.
+    """
     if ds.attrs.get("format") != FORMAT:
         raise ValueError(
             f"not an rmtfit fits file: format attribute is {ds.attrs.get('format')!r}, "
@@ -150,7 +154,7 @@ def from_dataset(ds: Any) -> Any:
         def group(name: str, order: list[str], k: int = k) -> dict[str, np.ndarray]:
             return {v: np.asarray(ds[f"pair{k}__{name}__{v}"].values) for v in order}
 
-        fits[(layer, lik)] = LayerFit(
+        fits[(layer, lik)] = dict(
             layer=layer,
             likelihood=lik,
             posterior=group("posterior", meta["posterior_order"]),
@@ -161,18 +165,18 @@ def from_dataset(ds: Any) -> Any:
             context=meta["context"],
             attrs=meta["attrs"],
         )
-    return Fits(
-        fits,
-        status,
-        json.loads(ds.attrs["layers"]),
-        json.loads(ds.attrs["likelihoods"]),
-        _summary_from(ds),
-        json.loads(ds.attrs["settings"]),
-    )
+    return {
+        "pairs": fits,
+        "status": status,
+        "layers": json.loads(ds.attrs["layers"]),
+        "likelihoods": json.loads(ds.attrs["likelihoods"]),
+        "summary": _summary_from(ds),
+        "settings": json.loads(ds.attrs["settings"]),
+    }
 
 
-def read_fits(path: str | os.PathLike) -> Any:
-    """Read a file written by :func:`write_fits`."""
+def read_fits(path: str | os.PathLike) -> dict[str, Any]:
+    """The parts (see :func:`from_dataset`) of a file written by :func:`write_fits`."""
     import xarray as xr
 
     path = Path(path)

@@ -49,8 +49,6 @@ __all__ = [
     "concat_outputs",
 ]
 
-jax.config.update("jax_enable_x64", True)
-
 _ENV_CACHE = "RMTFIT_JAX_CACHE"
 _LOCK = threading.Lock()
 _PROGRAMS: dict[str, Callable[..., Any]] = {}

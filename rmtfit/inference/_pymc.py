@@ -142,7 +142,7 @@ def sample_pymc(
     *,
     seed: int,
     attempt: int = 0,
-    bar: Any = None,
+    advance: Any = None,
 ) -> dict[tuple[str, str], Any]:
     """Same contract as :func:`rmtfit.inference._sampling.sample_batches`, one layer at a time."""
     from rmtfit.inference._sampling import layer_fit_from_draws
@@ -162,8 +162,8 @@ def sample_pymc(
                 stats = {}
             layer_draws.append(draws)
             layer_stats.append(stats)
-            if bar is not None:
-                bar.advance(1)
+            if advance is not None:
+                advance(1)
         params = np.stack(layer_draws)
         keys = _nuts.lane_keys(seed, lik.name + "/derived", batch.layers, settings.chains, attempt)
         pointwise = _nuts.run_pointwise(lik, batch, np.nan_to_num(params), keys)
@@ -173,6 +173,7 @@ def sample_pymc(
             "target_accept": settings.target_accept,
             "attempt": attempt,
             "family": lik.family,
+            **lik.roles.to_attrs(),
             "sampler": "pymc",
         }
         for i, layer in enumerate(batch.layers):

@@ -141,6 +141,7 @@ def _attrs(lik: Any, settings: _nuts.SamplerSettings, attempt: int) -> dict[str,
         "dense_mass": int(settings.dense_mass),
         "attempt": attempt,
         "family": lik.family,
+        **lik.roles.to_attrs(),
     }
 
 
@@ -212,7 +213,7 @@ def sample_batches(
     seed: int,
     attempt: int = 0,
     workers: int = 1,
-    bar: Any = None,
+    advance: Any = None,
     layers_per_call: int = LAYERS_PER_CALL,
 ) -> dict[tuple[str, str], LayerFit | tuple[str, str]]:
     """Run every (likelihood, batch) job; (layer, likelihood) -> LayerFit or (status, reason).
@@ -240,8 +241,8 @@ def sample_batches(
                 except Exception as exc:  # one bad group never kills the run
                     failed = _failed(lik, [batch.layers[i] for i in group], exc)
                     results.update({(layer, lik.name): v for layer, v in failed.items()})
-                if bar is not None:
-                    bar.advance(len(group))
+                if advance is not None:
+                    advance(len(group))
             finishing.append(
                 (lik, batch, pool.submit(_finish_batch, lik, batch, done, settings, seed, attempt))
             )

@@ -1,6 +1,10 @@
-"""The likelihood zoo and the public extension API (see :mod:`rmtfit.likelihoods._api`).
+"""The likelihood zoo and the public extension API.
 
-Importing this package registers the built-in likelihoods, each written with the public API:
+Two public modules make the extension API: :mod:`rmtfit.likelihoods.api` (declare a likelihood:
+:class:`Parameter`, :class:`Roles`, :func:`likelihood`, the registry) and
+:mod:`rmtfit.likelihoods.helpers` (the toolbox: contexts, validation, default priors).
+Importing this package registers the built-in likelihoods, each written with those two modules
+and :mod:`rmtfit.densities` only, so any built-in file can be copied as the start of a new one:
 
 * full family (every eigenvalue of a layer): ``mp_spikes``, ``spliced_pl``, ``spliced_tpl``,
   ``spliced_mp``;
@@ -19,20 +23,23 @@ from rmtfit.likelihoods import (  # noqa: F401  (importing registers the built-i
     _spliced,
     _tail_power_laws,
 )
-from rmtfit.likelihoods._api import (
-    FAMILIES,
-    Likelihood,
-    Parameter,
-    get_likelihood,
-    likelihood,
-    list_likelihoods,
-    register,
-)
 from rmtfit.likelihoods._check import (
     CheckResult,
     ConformanceError,
     ConformanceReport,
     check_likelihood,
+)
+from rmtfit.likelihoods.api import (
+    FAMILIES,
+    ROLE_FIELDS,
+    ROLE_KINDS,
+    Likelihood,
+    Parameter,
+    Roles,
+    get_likelihood,
+    likelihood,
+    list_likelihoods,
+    register,
 )
 
 BUILTIN_LIKELIHOODS: tuple[str, ...] = tuple(list_likelihoods())
@@ -47,11 +54,14 @@ __all__ = [
     "BUILTIN_LIKELIHOODS",
     "DEFAULT_LIKELIHOODS",
     "FAMILIES",
+    "ROLE_FIELDS",
+    "ROLE_KINDS",
     "CheckResult",
     "ConformanceError",
     "ConformanceReport",
     "Likelihood",
     "Parameter",
+    "Roles",
     "check_likelihood",
     "get_likelihood",
     "likelihood",

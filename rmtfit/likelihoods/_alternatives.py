@@ -27,14 +27,14 @@ from rmtfit.densities import (
     stretched_exponential_logpdf,
     stretched_exponential_sample,
 )
-from rmtfit.likelihoods._api import Parameter, likelihood
-from rmtfit.likelihoods._common import tail_context
+from rmtfit.likelihoods.api import Parameter, Roles, likelihood
+from rmtfit.likelihoods.helpers import tail_context
 
 __all__ = ["lognormal", "exponential", "stretched_exponential", "alternatives_context"]
 
 
 def alternatives_context(x: np.ndarray, spectrum: Any, classical: Any) -> dict[str, float]:
-    """:func:`~rmtfit.likelihoods._common.tail_context` plus summaries of the tail that centre
+    """:func:`~rmtfit.likelihoods.helpers.tail_context` plus summaries of the tail that centre
     the priors: ``log_mean_tail`` and ``log_sd_tail`` (of log x), ``mean_excess`` (of x - xmin)."""
     ctx = tail_context(x, spectrum, classical)
     arr = np.asarray(x, dtype=np.float64)
@@ -76,7 +76,7 @@ def _lognormal_init(context: Mapping[str, float]) -> dict[str, float]:
         key, params["mu"], params["sigma"], context["xmin"], (n,)
     ),
     cdf=lambda x, params, context: lognormal_cdf(x, params["mu"], params["sigma"], context["xmin"]),
-    extra={"kind": "other"},
+    roles=Roles(kind="other"),
 )
 def lognormal(x, params, context):
     """Log-normal LN(mu, sigma^2) conditioned on x >= xmin (xmin fixed, classical)."""
@@ -103,7 +103,7 @@ def lognormal(x, params, context):
         key, params["rate"], context["xmin"], (n,)
     ),
     cdf=lambda x, params, context: exponential_cdf(x, params["rate"], context["xmin"]),
-    extra={"kind": "other"},
+    roles=Roles(kind="other"),
 )
 def exponential(x, params, context):
     """Exponential rate exp(-rate (x - xmin)) on [xmin, inf) (xmin fixed, classical)."""
@@ -142,7 +142,7 @@ def _stretched_init(context: Mapping[str, float]) -> dict[str, float]:
     cdf=lambda x, params, context: stretched_exponential_cdf(
         x, params["beta"], params["scale"], context["xmin"]
     ),
-    extra={"kind": "other"},
+    roles=Roles(kind="other"),
 )
 def stretched_exponential(x, params, context):
     """Stretched exponential x^(beta-1) exp(-(x/scale)^beta) conditioned on x >= xmin."""

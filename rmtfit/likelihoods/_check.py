@@ -15,11 +15,13 @@
                     against the integrated density when there is no CDF)
 ``bad_params``      a value outside each constraint raises ``ValueError`` naming the parameter
 ``bad_data``        negative, NaN and empty eigenvalues raise ``ValueError``
+``roles``           every role of ``lik.roles`` names a parameter or a key that ``derived``
+                    returns (evaluated once at the check point)
 ==================  ==========================================================================
 
-For a likelihood whose pointwise terms split a joint density (``extra["joint"]``, the top-k
-Frechet model) the normalisation and sampler checks use ``extra["marginal_logpdf"]``, the law of
-one observation picked at random, and draw one observation from each of many joint samples.
+For a likelihood whose pointwise terms split a joint density (``joint=True``, the top-k Frechet
+model) the normalisation and sampler checks use ``marginal_logpdf``, the law of one observation
+picked at random, and draw one observation from each of many joint samples.
 """
 
 from __future__ import annotations
@@ -34,11 +36,10 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from rmtfit.densities._marchenko_pastur import mp_sample
-from rmtfit.densities._powerlaw import power_law_sample
-from rmtfit.densities._quadrature import bucketed, integrate
-from rmtfit.likelihoods._api import Likelihood, get_likelihood
-from rmtfit.likelihoods._common import validate_observations
+from rmtfit.common import enable_x64
+from rmtfit.densities import bucketed, integrate, mp_sample, power_law_sample
+from rmtfit.likelihoods.api import ROLE_FIELDS, Likelihood, get_likelihood
+from rmtfit.likelihoods.helpers import validate_observations
 
 __all__ = [
     "check_likelihood",
@@ -168,6 +169,7 @@ def check_likelihood(
     ConformanceReport
         One :class:`CheckResult` per check; ``report.passed`` is True when all passed.
     """
+    enable_x64()
     lik = get_likelihood(lik)
     if context is None or x is None:
         spectrum, classical = synthetic_layer(seed)
@@ -191,6 +193,7 @@ def check_likelihood(
         _check_sampler,
         _check_bad_params,
         _check_bad_data,
+        _check_roles,
     )
     results: list[CheckResult] = []
     for check in checks:
@@ -348,8 +351,8 @@ def _check_gradient(lik, params, ctx, x, *_):
 
 
 def _density_fn(lik, params, ctx):
-    if lik.extra.get("joint"):
-        marginal = lik.extra["marginal_logpdf"]
+    if lik.joint:
+        marginal = lik.marginal_logpdf
         fn = jax.jit(lambda x: jnp.exp(marginal(x, _jnp(params), _jnp(ctx))))
     else:
         fn = jax.jit(lambda x: jnp.exp(lik.logpdf(x, _jnp(params), _jnp(ctx))))
@@ -360,14 +363,14 @@ def _support(lik, params, ctx):
     if lik.support is not None:
         lo, hi = lik.support(_jnp(params), _jnp(ctx))
         return float(lo), float(hi)
-    if lik.family == "tail" and "xmin" in ctx and not lik.extra.get("joint"):
+    if lik.family == "tail" and "xmin" in ctx and not lik.joint:
         return float(ctx["xmin"]), np.inf
     return 0.0, np.inf
 
 
 def _features(lik, params, ctx, x):
     points = list(np.quantile(x, [0.0, 0.5, 1.0])) if x.size else []
-    maker = lik.extra.get("quadrature_points")
+    maker = lik.quadrature_points
     if maker is not None:
         points += [float(p) for p in maker(_jnp(params), _jnp(ctx))]
     return [p for p in points if np.isfinite(p) and p > 0]
@@ -435,7 +438,7 @@ def _cdf_fn(lik, params, ctx):
 
 def _draw(lik, params, ctx, x, seed, num_samples):
     key = jax.random.PRNGKey(seed + 1)
-    if lik.extra.get("joint"):
+    if lik.joint:
         k = int(x.size)
         keys = jax.random.split(key, num_samples)
         sets = jax.jit(jax.vmap(lambda kk: lik.sample(kk, _jnp(params), _jnp(ctx), k)))(keys)
@@ -520,3 +523,29 @@ def _check_bad_data(lik, params, ctx, x, *_):
             continue
         problems.append(f"{label} eigenvalues accepted")
     return [CheckResult("bad_data", not problems, "; ".join(problems) or "ValueError for each")]
+
+
+def _check_roles(lik, params, ctx, x, seed, *_):
+    """Every role names a parameter or a key of ``derived`` (evaluated once at ``params``)."""
+    roles = {r: lik.roles.variable(r) for r in ROLE_FIELDS if lik.roles.variable(r) is not None}
+    derived: list[str] = []
+    if lik.derived is not None and any(v not in lik.parameter_names for v in roles.values()):
+        mask = jnp.ones(x.shape, dtype=bool)
+        key = jax.random.PRNGKey(seed + 2)
+        derived = sorted(lik.derived(key, jnp.asarray(x), mask, _jnp(params), _jnp(ctx)))
+    known = set(lik.parameter_names) | set(derived)
+    missing = [
+        f"role {role}={name!r} names no parameter or derived quantity"
+        for role, name in roles.items()
+        if name not in known
+    ]
+    if missing:
+        returns = f"derived returns {derived}" if lik.derived is not None else "no derived"
+        detail = (
+            f"{'; '.join(missing)}; the parameters are {list(lik.parameter_names)}, {returns} "
+            "(name an existing variable, or add it to derived)"
+        )
+    else:
+        shown = ", ".join(f"{r}={v}" for r, v in roles.items()) or "none"
+        detail = f"kind {lik.roles.kind!r}; roles {shown}"
+    return [CheckResult("roles", not missing, detail)]

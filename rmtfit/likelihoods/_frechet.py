@@ -4,7 +4,7 @@ For entries with tail exponent ``mu < 4`` the top eigenvalues form a Poisson pro
 measure ``Lambda(x) = (x / s)^(-a)``, ``a = mu / 2 = alpha - 1`` (DESIGN.md, "Heavy tails"), so
 the shape is tied to the ESD tail exponent alpha and the model shares ``alpha`` with the tail
 likelihoods. The k observations are the eigenvalues above the classical xmin; their joint
-density is (:mod:`rmtfit.densities._extremes`)
+density is (:func:`rmtfit.densities.frechet_topk_logpdf`)
 
 .. math:: \\prod_{i=1}^{k} a\\, m\\, x_k^{a}\\, x_i^{-a-1} \\, e^{-m},
           \\qquad m = \\Lambda(x_k) = (s / x_k)^{a},
@@ -13,8 +13,8 @@ written with the expected number ``m`` (``tail_mass``) of process points above t
 observation ``x_k`` instead of the scale ``s = x_k m^{1/a}``: ``m`` and ``alpha`` are then
 independent a posteriori (the profile in ``alpha`` is the Clauset estimator with
 ``xmin = x_k``). The pointwise terms share the factor ``e^{-m}`` equally, so they sum to the
-joint log-density; the observations are dependent, so ``extra["joint"]`` is set and
-``extra["marginal_logpdf"]`` / ``cdf`` describe one observation picked at random. Derivation:
+joint log-density; the observations are dependent, so the likelihood is declared ``joint=True``
+and ``marginal_logpdf`` / ``cdf`` describe one observation picked at random. Derivation:
 ``docs/derivations/frechet_topk.md``.
 """
 
@@ -30,9 +30,13 @@ from jax.scipy.special import gammaincc
 from numpyro.distributions import constraints
 
 from rmtfit.densities import frechet_topk_marginal_logpdf, frechet_topk_sample
-from rmtfit.likelihoods._api import Parameter, likelihood
-from rmtfit.likelihoods._common import clip_into, tail_context
-from rmtfit.likelihoods._priors import POWER_LAW_EXCESS_RANGE, jeffreys_alpha_prior
+from rmtfit.likelihoods.api import Parameter, Roles, likelihood
+from rmtfit.likelihoods.helpers import (
+    POWER_LAW_EXCESS_RANGE,
+    clip_into,
+    jeffreys_alpha_prior,
+    tail_context,
+)
 
 __all__ = ["frechet_topk", "frechet_context"]
 
@@ -41,7 +45,7 @@ _HIGH = 1.0 + POWER_LAW_EXCESS_RANGE[1]
 
 
 def frechet_context(x: np.ndarray, spectrum: Any, classical: Any) -> dict[str, float]:
-    """:func:`~rmtfit.likelihoods._common.tail_context` plus ``x_k``, the smallest observation
+    """:func:`~rmtfit.likelihoods.helpers.tail_context` plus ``x_k``, the smallest observation
     (the k-th largest eigenvalue)."""
     ctx = tail_context(x, spectrum, classical)
     arr = np.asarray(x, dtype=np.float64)
@@ -104,7 +108,9 @@ def _init(context: Mapping[str, float]) -> dict[str, float]:
     sample=_sample,
     cdf=_marginal_cdf,
     support=lambda params, context: (0.0, jnp.inf),
-    extra={"kind": "tail", "joint": True, "marginal_logpdf": _marginal_logpdf},
+    joint=True,
+    marginal_logpdf=_marginal_logpdf,
+    roles=Roles(kind="tail", tail_exponent="alpha"),
 )
 def frechet_topk(x, params, context):
     """Top-k eigenvalues as the largest points of a Frechet process with shape alpha - 1."""

@@ -34,19 +34,16 @@ from rmtfit.densities import (
     mp_soft_logpdf,
     mp_soft_sample,
 )
-from rmtfit.likelihoods._api import Parameter, likelihood
-from rmtfit.likelihoods._common import full_context
+from rmtfit.likelihoods.api import Parameter, Roles, likelihood
+from rmtfit.likelihoods.helpers import SIGMA2_PRIOR_SD, full_context
 
-__all__ = ["mp_spikes", "mp_spikes_context", "sample_with_members", "SIGMA2_PRIOR_SD"]
-
-SIGMA2_PRIOR_SD = 1.0
-"""Sd of the log-normal prior of ``sigma2`` around the classical (or median-matching) estimate."""
+__all__ = ["mp_spikes", "mp_spikes_context", "sample_with_members"]
 
 _HALF_LOG_2PI = 0.91893853320467274178
 
 
 def mp_spikes_context(x: np.ndarray, spectrum: Any, classical: Any) -> dict[str, float]:
-    """:func:`~rmtfit.likelihoods._common.full_context` plus ``mp_log_z``, the log normaliser of
+    """:func:`~rmtfit.likelihoods.helpers.full_context` plus ``mp_log_z``, the log normaliser of
     the softened MP law (it depends on ``N`` and ``Q`` only, so it is computed once per layer)."""
     ctx = full_context(x, spectrum, classical)
     ctx["mp_log_z"] = float(mp_soft_log_normaliser(ctx["N"], ctx["Q"]))
@@ -180,7 +177,14 @@ def _sigma2_prior(context):
     derived=_derived,
     cdf=_cdf,
     min_observations=8,
-    extra={"kind": "mp", "quadrature_points": _quadrature_points},
+    quadrature_points=_quadrature_points,
+    roles=Roles(
+        kind="mp",
+        bulk_scale="sigma2",
+        bulk_edge="lambda_plus",
+        spike_count="K",
+        spike_probability="spike_prob",
+    ),
 )
 def mp_spikes(x, params, context):
     """MP bulk (Tracy-Widom-softened edges) + log-normal spikes above it, memberships marginalised."""

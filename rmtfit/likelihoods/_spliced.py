@@ -30,7 +30,7 @@ spliced_mp      MP, softened edges (sigma2)        power law (alpha)
 
 Every piece is a closed form per eigenvalue (plus one incomplete-gamma or MP-CDF evaluation per
 draw), so the models stay cheap on layers with thousands of eigenvalues. Derivations:
-``docs/derivations/spliced.md``.
+``docs/derivations/spliced_pl.md``, ``spliced_tpl.md``, ``spliced_mp.md``.
 """
 
 from __future__ import annotations
@@ -58,12 +58,13 @@ from rmtfit.densities import (
     power_law_logpdf,
     power_law_sample,
 )
-from rmtfit.likelihoods._api import Parameter, likelihood
-from rmtfit.likelihoods._common import clip_into, full_context
-from rmtfit.likelihoods._mp_spikes import SIGMA2_PRIOR_SD
-from rmtfit.likelihoods._priors import (
+from rmtfit.likelihoods.api import Parameter, Roles, likelihood
+from rmtfit.likelihoods.helpers import (
     CUTOFF_ALPHA_RANGE,
     POWER_LAW_EXCESS_RANGE,
+    SIGMA2_PRIOR_SD,
+    clip_into,
+    full_context,
     jeffreys_alpha_prior,
 )
 
@@ -73,13 +74,14 @@ _PL_LOW = 1.0 + POWER_LAW_EXCESS_RANGE[0]
 _PL_HIGH = 1.0 + POWER_LAW_EXCESS_RANGE[1]
 _HALF_LOG_2PI = 0.91893853320467274178
 _MIN_OBSERVATIONS = 24  # the xmin prior runs from the median to the 11th largest eigenvalue
+_SPLICED_ROLES = Roles(kind="tail", tail_exponent="alpha", xmin="xmin", tail_fraction="phi")
 
 
 # ------------------------------------------------------------------------ shared pieces
 
 
 def spliced_context(x: np.ndarray, spectrum: Any, classical: Any) -> dict[str, float]:
-    """:func:`~rmtfit.likelihoods._common.full_context` plus ``mp_log_z`` (the log normaliser of
+    """:func:`~rmtfit.likelihoods.helpers.full_context` plus ``mp_log_z`` (the log normaliser of
     the softened MP law, used by ``spliced_mp``)."""
     ctx = full_context(x, spectrum, classical)
     ctx["mp_log_z"] = float(mp_soft_log_normaliser(ctx["N"], ctx["Q"]))
@@ -355,7 +357,8 @@ _PL_WEIGHTS = _PL[4]
     cdf=_PL[1],
     summed=(_splice_statistics, _pl_total),
     min_observations=_MIN_OBSERVATIONS,
-    extra={"kind": "tail", "quadrature_points": _quadrature_points},
+    quadrature_points=_quadrature_points,
+    roles=_SPLICED_ROLES,
 )
 def spliced_pl(x, params, context):
     """Log-normal bulk below xmin, power law above, continuous at xmin; alpha and xmin free."""
@@ -399,7 +402,8 @@ _TPL_WEIGHTS = _TPL[4]
     cdf=_TPL[1],
     summed=(_splice_statistics, _tpl_total),
     min_observations=_MIN_OBSERVATIONS,
-    extra={"kind": "tail", "quadrature_points": _quadrature_points},
+    quadrature_points=_quadrature_points,
+    roles=_SPLICED_ROLES,
 )
 def spliced_tpl(x, params, context):
     """Log-normal bulk below xmin, power law with exponential cutoff above, continuous at xmin."""
@@ -441,7 +445,14 @@ def _spliced_mp_points(params, context):
     derived=_MP[3],
     cdf=_MP[1],
     min_observations=_MIN_OBSERVATIONS,
-    extra={"kind": "tail", "quadrature_points": _spliced_mp_points},
+    quadrature_points=_spliced_mp_points,
+    roles=Roles(
+        kind="tail",
+        tail_exponent="alpha",
+        xmin="xmin",
+        tail_fraction="phi",
+        bulk_scale="sigma2",
+    ),
 )
 def spliced_mp(x, params, context):
     """MP bulk (Tracy-Widom-softened edges) below xmin, power law above, continuous at xmin."""

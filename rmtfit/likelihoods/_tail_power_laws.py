@@ -26,15 +26,18 @@ from rmtfit.densities import (
     truncated_power_law_logpdf,
     truncated_power_law_sample,
 )
-from rmtfit.likelihoods._api import Parameter, likelihood
-from rmtfit.likelihoods._common import clip_into, tail_context
-from rmtfit.likelihoods._priors import (
+from rmtfit.likelihoods.api import Parameter, Roles, likelihood
+from rmtfit.likelihoods.helpers import (
     CUTOFF_ALPHA_RANGE,
     POWER_LAW_EXCESS_RANGE,
+    clip_into,
     jeffreys_alpha_prior,
+    tail_context,
 )
 
 __all__ = ["power_law", "truncated_power_law", "cutoff_power_law"]
+
+_TAIL_ROLES = Roles(kind="tail", tail_exponent="alpha")  # xmin is fixed (context): no xmin role
 
 # ------------------------------------------------------------------------------ power_law
 
@@ -107,10 +110,9 @@ def power_law_exact_posterior_cdf(alpha: Any, x: Any, context: Mapping[str, floa
     init=_power_law_init,
     sample=_power_law_sample,
     cdf=_power_law_cdf,
-    extra={
-        "exact_posterior": power_law_exact_posterior,
-        "exact_posterior_cdf": power_law_exact_posterior_cdf,
-    },
+    exact_posterior=power_law_exact_posterior,
+    exact_posterior_cdf=power_law_exact_posterior_cdf,
+    roles=_TAIL_ROLES,
 )
 def power_law(x, params, context):
     """Power law on [xmin, inf): p(x) = (alpha - 1)/xmin (x/xmin)^-alpha, xmin fixed (classical)."""
@@ -158,6 +160,7 @@ def _truncated_support(params, context):
     sample=_truncated_sample,
     cdf=_truncated_cdf,
     support=_truncated_support,
+    roles=_TAIL_ROLES,
 )
 def truncated_power_law(x, params, context):
     """Power law truncated to [xmin, upper] (upper: classical xmax or the largest eigenvalue)."""
@@ -204,6 +207,7 @@ def _cutoff_cdf(x, params, context):
     init=_cutoff_init,
     sample=_cutoff_sample,
     cdf=_cutoff_cdf,
+    roles=_TAIL_ROLES,
 )
 def cutoff_power_law(x, params, context):
     """Power law with exponential cutoff x^-alpha exp(-rate x) on [xmin, inf), xmin fixed."""

@@ -1,7 +1,9 @@
 """Outputs for people and programs: ``report.json``, ``layers.csv``, ``fits.nc``, plots, HTML, terminal.
 
-Every writer reads an :class:`rmtfit.Analysis` (the result of :func:`rmtfit.analyze`) and nothing
-else. :func:`write_outputs` (also ``Analysis.write``) writes them all atomically into one folder.
+Every writer reads an :class:`rmtfit.Analysis` (the result of :func:`rmtfit.pipeline.analyze`,
+defined in :mod:`rmtfit.pipeline`) and nothing else: the report is formats only and never reaches
+back into the stages. :func:`write_outputs` (also ``rmtfit.analyze(..., out=dir)``) writes them
+all atomically into one folder.
 The JSON schema ``rmtfit.report/1`` ships as ``report.schema.json`` next to this file and is
 documented in ``docs/report.md``.
 """
@@ -15,25 +17,23 @@ from rmtfit.report._json import (
     report_json,
     validate_report,
 )
-from rmtfit.report._results import CI_PROB, Analysis, Estimate, LayerResult, Predictive
+from rmtfit.report._terminal import print_network_comparison, print_summary, summary_table
 from rmtfit.report._write import OUTPUT_FILES, Outputs, default_out_dir, write_outputs
 
 __all__ = [
-    "Analysis",
-    "CI_PROB",
     "CSV_COLUMNS",
-    "Estimate",
-    "LayerResult",
     "OUTPUT_FILES",
     "Outputs",
     "PHASES",
-    "Predictive",
     "SCHEMA",
     "build_report",
     "default_out_dir",
     "layers_csv",
     "load_schema",
+    "print_network_comparison",
+    "print_summary",
     "report_json",
+    "summary_table",
     "validate_report",
     "write_outputs",
 ]

@@ -56,7 +56,7 @@ def _cell(value: Any) -> Any:
 
 
 def layer_row(layer: Any) -> dict[str, Any]:
-    """The CSV row of one :class:`rmtfit.analysis.LayerResult`."""
+    """The CSV row of one :class:`rmtfit.pipeline.LayerResult`."""
     row: dict[str, Any] = {
         "layer_id": layer.layer_id,
         "name": layer.name,

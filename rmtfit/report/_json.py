@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from rmtfit.common import __version__, dumps_json, jsonable
+
 __all__ = ["SCHEMA", "build_report", "report_json", "load_schema", "validate_report", "PHASES"]
 
 SCHEMA = "rmtfit.report/1"
@@ -210,8 +212,6 @@ def log_alpha_norm(eigenvalues: Any, alpha: float) -> float:
 
 def build_report(analysis: Any) -> dict[str, Any]:
     """The report as a JSON-ready dict (see ``docs/report.md`` for every field)."""
-    from rmtfit import __version__
-
     layers = [layer_record(r) for r in analysis.layers]
     analysed = analysis.analysed
     full = not analysis.fast
@@ -235,7 +235,7 @@ def build_report(analysis: Any) -> dict[str, Any]:
         "seed": int(analysis.seed),
         "ci_prob": float(analysis.ci_prob),
         "likelihoods": list(analysis.likelihoods),
-        "settings": _jsonable(dict(analysis.settings)),
+        "settings": jsonable(dict(analysis.settings)),
         "layers": layers,
         "summary": {
             "num_layers": len(analysed),
@@ -252,21 +252,9 @@ def build_report(analysis: Any) -> dict[str, Any]:
     }
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return number(value)
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    return str(value)
-
-
 def report_json(report: dict[str, Any]) -> str:
     """Serialise a report dict (strict JSON: no NaN, UTF-8 names kept)."""
-    return json.dumps(report, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    return dumps_json(report)
 
 
 @cache

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from rmtfit.common import CI_PROB
 from rmtfit.report._json import PHASES
 
 __all__ = [
@@ -63,7 +64,7 @@ class LayerCurves:
     tail_mass: float
     source: str  # "posterior mean" or "classical"
     predictive: tuple[Any, ...] = ()
-    ci_prob: float = 0.9
+    ci_prob: float = CI_PROB
 
 
 def layer_curves(analysis: Any, layer: Any) -> LayerCurves | None:

@@ -1,4 +1,4 @@
-"""Terminal output: progress bars over the long stages and the Rich summary table.
+"""Terminal output: the Rich summary table and the network comparison table.
 
 Everything goes to stderr except the summary table, which is the command's result (stdout).
 """
@@ -6,66 +6,9 @@ Everything goes to stderr except the summary table, which is the command's resul
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["StageProgress", "summary_table", "print_summary", "print_network_comparison"]
-
-
-class StageProgress:
-    """Progress bars for the stages of an analysis; does nothing when ``enabled`` is false.
-
-    ``with bar.task("fits", total=n) as advance: ... advance()``. Each task is its own short-lived
-    Rich display, so that stages which draw their own bars (reading spectra, MCMC) can run
-    between two tasks without two live displays at once. Bars are hidden when stderr is not a
-    terminal.
-    """
-
-    def __init__(self, *, enabled: bool = True, console: Any = None) -> None:
-        self.enabled = enabled
-        self._console = console
-
-    def __enter__(self) -> StageProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    @contextmanager
-    def task(self, description: str, total: int | None) -> Iterator[Callable[..., None]]:
-        """A bar for one stage; yields ``advance(n=1)``."""
-        if not self.enabled:
-            yield _no_advance
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        console = self._console or Console(stderr=True)
-        with Progress(
-            TextColumn("[bold]{task.description:<16}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        ) as progress:
-            task_id = progress.add_task(description, total=total)
-
-            def advance(n: int = 1) -> None:
-                progress.advance(task_id, n)
-
-            yield advance
-
-
-def _no_advance(n: int = 1) -> None:
-    return None
+__all__ = ["summary_table", "print_summary", "print_network_comparison"]
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

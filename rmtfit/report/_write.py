@@ -1,4 +1,4 @@
-"""Write every report file of an :class:`rmtfit.analysis.Analysis` into a folder, atomically.
+"""Write every report file of an :class:`rmtfit.Analysis` into a folder, atomically.
 
 All files are first rendered into a hidden staging folder inside the output folder; only when every
 one of them rendered are they moved into place with :func:`os.replace` (one rename per file, and
@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rmtfit.common import ProgressBar
 
 __all__ = ["Outputs", "write_outputs", "default_out_dir", "OUTPUT_FILES"]
 
@@ -62,9 +64,7 @@ def _render(analysis: Any, stage: Path, plots: bool, bar: Any) -> dict[str, Any]
     _write_text(stage / "layers.csv", layers_csv(analysis))
     wrote_fits = False
     if analysis.fits is not None:
-        from rmtfit._analysis_full import _write_fits_netcdf
-
-        _write_fits_netcdf(analysis.fits, stage / "fits.nc")
+        analysis.fits.to_netcdf(stage / "fits.nc")  # every posterior and the summary
         wrote_fits = True
     images: dict[str, bytes] = {}
     plot_keys: dict[str, str] = {}
@@ -111,7 +111,7 @@ def write_outputs(
     Parameters
     ----------
     analysis
-        The :class:`rmtfit.analysis.Analysis` to report.
+        The :class:`rmtfit.Analysis` to report.
     out_dir
         Output folder; created when missing. Files of an earlier report there are replaced
         (other files are left alone).
@@ -125,15 +125,13 @@ def write_outputs(
     Outputs
         The paths written.
     """
-    from rmtfit.report._terminal import StageProgress
-
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out}: exists and is not a folder; pass another --out.")
     out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".rmtfit-tmp-", dir=out))
     try:
-        with StageProgress(enabled=progress) as bar:
+        with ProgressBar(enabled=progress) as bar:
             rendered = _render(analysis, stage, plots, bar)
         _move_into_place(stage, out, rendered)
     finally:
@@ -147,22 +145,3 @@ def write_outputs(
         fits_nc=out / "fits.nc" if rendered["fits"] else None,
         plots=plot_paths,
     )
-
-
-def write_json_atomic(path: Path, payload: Any) -> Path:
-    """Write ``payload`` as strict JSON (NaN -> null) to ``path`` via a temporary file and a rename."""
-    import tempfile
-
-    from rmtfit.report._json import _jsonable, report_json
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(report_json(_jsonable(payload)))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path

@@ -14,10 +14,9 @@ eigenvalues in float64, batched by shape (:mod:`~rmtfit.spectra.eigen`). The res
 """
 
 from rmtfit.spectra._load import default_network_path, load_spectra
-from rmtfit.spectra._netcdf import save_spectra
-from rmtfit.spectra._types import Skipped, Spectra, Spectrum
+from rmtfit.spectra._types import Skipped, Spectra, Spectrum, save_spectra
 from rmtfit.spectra.eigen import eigenvalues
-from rmtfit.spectra.metrics import SpectralMetrics, spectral_metrics
+from rmtfit.spectra.metrics import SpectralMetrics, numerically_zero, spectral_metrics
 
 __all__ = [
     "Skipped",
@@ -27,6 +26,7 @@ __all__ = [
     "default_network_path",
     "eigenvalues",
     "load_spectra",
+    "numerically_zero",
     "save_spectra",
     "spectral_metrics",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from rmtfit.common import ProgressBar
 from rmtfit.spectra._types import Skipped, Spectra, Spectrum
 from rmtfit.spectra.eigen import DEFAULT_BATCH_BYTES, BatchQueue, make_solver
 from rmtfit.spectra.layers import LayerOptions, make_targets, plan_tensor
@@ -100,7 +100,7 @@ def load_spectra(
     """
     options = LayerOptions(include, exclude, min_size, max_size, conv, split_qkv)
     if isinstance(source, str | Path) and Path(source).suffix == ".nc" and Path(source).is_file():
-        from rmtfit.spectra._netcdf import read_spectra
+        from rmtfit.spectra._types import read_spectra
 
         source = read_spectra(source)
     if isinstance(source, Spectra):
@@ -111,7 +111,9 @@ def load_spectra(
     items: list[Skipped | _Pending] = []
     notes: dict[str, str] = {}
     show_bar = progress and len(src) >= PROGRESS_MIN_TENSORS
-    with _progress_bar(show_bar, len(src), src.label) as advance:
+    bar = ProgressBar(enabled=show_bar, transient=True)
+    label = f"spectra of {Path(src.label).name or src.label}"
+    with bar.task(label, total=len(src)) as advance:
         for entry in src.entries:
             items.extend(_process(entry, options, queue, notes))
             advance()
@@ -236,22 +238,3 @@ def _filter_spectra(spectra: Spectra, options: LayerOptions) -> Spectra:
         else:
             kept.append(s)
     return Spectra(tuple(kept), tuple(skipped), source=spectra.source, meta=dict(spectra.meta))
-
-
-@contextmanager
-def _progress_bar(enabled: bool, total: int, label: str) -> Iterator:
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"spectra of {Path(label).name or label}", total=total)
-        yield lambda: bar.advance(task)

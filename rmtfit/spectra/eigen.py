@@ -211,7 +211,9 @@ def _torch_kernel(matrices: Sequence[np.ndarray], device: str, method: str) -> n
 def _jax_kernel(matrices: Sequence[np.ndarray], device: str, method: str) -> np.ndarray:
     import jax
 
-    jax.config.update("jax_enable_x64", True)
+    from rmtfit.common import enable_x64
+
+    enable_x64()
     target = jax.devices("gpu")[0] if device == "cuda" else jax.devices("cpu")[0]
     x = jax.device_put(np.stack(matrices).astype(np.float64), target)
     rows, cols = matrices[0].shape

@@ -12,9 +12,13 @@ import numpy as np
 
 from rmtfit.spectra._types import Spectrum
 
-__all__ = ["SpectralMetrics", "spectral_metrics", "default_rank_tol"]
+__all__ = ["SpectralMetrics", "spectral_metrics", "default_rank_tol", "numerically_zero", "ZERO_EPS"]
 
 _EPS = float(np.finfo(np.float64).eps)
+
+ZERO_EPS = float(np.finfo(np.float32).eps)
+"""Default ``eps`` of :func:`numerically_zero`: float32 machine epsilon, the precision weights are
+usually stored in (the phase rules' ``rank_zero_eps`` threshold, :data:`rmtfit.phases.THRESHOLDS`)."""
 
 
 @dataclass(frozen=True)
@@ -140,3 +144,22 @@ def _normalised_entropy(kept: np.ndarray) -> float:
         return 0.0
     p = kept / kept.sum()
     return float(-np.sum(p * np.log(p)) / np.log(kept.size))
+
+
+def numerically_zero(spectrum: Spectrum, *, eps: float = ZERO_EPS) -> np.ndarray:
+    """Boolean mask of the eigenvalues that are numerically zero.
+
+    Eigenvalue ``i`` is zero when its singular value is below ``max(N, M) * eps * s_max`` (the
+    default tolerance of ``numpy.linalg.matrix_rank`` in the precision ``eps`` of the stored
+    weights), that is when ``lambda_i <= lambda_max * (max(N, M) * eps) ** 2``; every eigenvalue
+    of an all-zero spectrum is zero. The pipeline leaves these out of the Bayesian fits; the
+    phase rules read them as the evidence of Rank-collapse.
+    """
+    ev = np.asarray(spectrum.eigenvalues, dtype=np.float64)
+    if ev.size == 0:
+        return np.zeros(0, dtype=bool)
+    top = float(np.max(ev))
+    if not top > 0:
+        return np.ones(ev.shape, dtype=bool)
+    tolerance = top * (max(spectrum.N, spectrum.M) * float(eps)) ** 2
+    return ev <= tolerance

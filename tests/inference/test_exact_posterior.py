@@ -15,7 +15,7 @@ from conftest import SETTINGS, power_law_layers
 from scipy import stats
 
 import rmtfit
-from rmtfit import _arviz
+from rmtfit.inference import arviz_adapter as _arviz
 from rmtfit.likelihoods._tail_power_laws import power_law_exact_posterior_cdf
 
 SIZES = [30, 120, 400] * 7

@@ -7,6 +7,7 @@ import pytest
 from conftest import SETTINGS, power_law_layers
 
 import rmtfit
+from rmtfit.common import CI_PROB
 from rmtfit.inference import Fits, LayerFit
 
 
@@ -65,13 +66,13 @@ def test_summary_is_tidy_and_matches_the_draws(three_layer_fits):
     assert s["mean"].dims == ("layer", "likelihood", "parameter")
     for name in ("mean", "sd", "ci_low", "ci_high", "r_hat", "ess_bulk", "ess_tail", "divergences"):
         assert name in s, name
-    assert s.attrs["ci_prob"] == 0.94
+    assert s.attrs["ci_prob"] == CI_PROB == 0.9  # the one default of every output
     draws = fits.draws("l2", "power_law", "alpha").ravel()
     row = s.sel(layer="l2", likelihood="power_law", parameter="alpha")
     assert float(row["mean"]) == pytest.approx(draws.mean(), rel=1e-12)
     assert float(row["sd"]) == pytest.approx(draws.std(ddof=1), rel=1e-12)
-    assert float(row["ci_low"]) == pytest.approx(np.quantile(draws, 0.03), rel=1e-12)
-    assert float(row["ci_high"]) == pytest.approx(np.quantile(draws, 0.97), rel=1e-12)
+    assert float(row["ci_low"]) == pytest.approx(np.quantile(draws, 0.05), rel=1e-12)
+    assert float(row["ci_high"]) == pytest.approx(np.quantile(draws, 0.95), rel=1e-12)
     assert str(s["status"].sel(layer="l2", likelihood="power_law").item()) == "ok"
     assert int(s["divergences"].sel(layer="l2", likelihood="power_law")) == 0
 
@@ -142,13 +143,21 @@ def test_power_law_uses_its_exact_posterior_by_default_but_not_under_other_prior
     assert f.posterior["alpha"].min() > 2.0 and f.posterior["alpha"].max() < 4.0
 
 
-def test_progress_bar_counts_the_layers(capsys):
+def test_progress_bar_counts_the_layers(capsys, monkeypatch):
     spectra, classical = power_law_layers([2.5, 3.0, 4.0], [60, 200, 400], seed=1)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # the bar is shown on a terminal only
     rmtfit.fit(spectra, "power_law", classical=classical, seed=7, progress=True, **SETTINGS)
     captured = capsys.readouterr()
-    text = captured.out + captured.err
-    assert "sampling layers" in text
-    assert "100%" in text
+    assert "sampling layers" in captured.err and "3/3" in captured.err
+    assert captured.out == ""  # progress goes to stderr, never into a command's output
+
+
+def test_progress_bar_is_silent_off_a_terminal(capsys, monkeypatch):
+    spectra, classical = power_law_layers([2.5, 3.0], [60, 200], seed=1)
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    rmtfit.fit(spectra, "power_law", classical=classical, seed=7, progress=True, **SETTINGS)
+    captured = capsys.readouterr()
+    assert "sampling layers" not in captured.out + captured.err
 
 
 def test_bucket_sizes_pad_little_and_merge_small_buckets():

@@ -8,7 +8,7 @@ import pytest
 from conftest import power_law_layers
 
 import rmtfit
-from rmtfit import _arviz
+from rmtfit.inference import arviz_adapter as _arviz
 
 pytest.importorskip("pymc")
 

@@ -18,7 +18,7 @@ from scipy import stats
 
 import rmtfit
 from rmtfit.inference import DiagnosticsWarning
-from rmtfit.likelihoods._priors import ShiftedLogUniform
+from rmtfit.likelihoods.helpers import ShiftedLogUniform
 
 
 def _coverage(fits, truth, likelihood, parameter):

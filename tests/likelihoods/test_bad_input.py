@@ -9,7 +9,7 @@ import pytest
 
 from rmtfit.likelihoods import get_likelihood
 from rmtfit.likelihoods._check import synthetic_layer
-from rmtfit.likelihoods._common import check_context, validate_observations
+from rmtfit.likelihoods.helpers import check_context, validate_observations
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def test_the_zoo_holds_the_names_the_other_stages_use():
 def test_builtin_passes_conformance(name):
     report = check_likelihood(name, raise_on_failure=False)
     assert report.passed, str(report)
-    expected = {"normalisation", "sampler", "cdf", "jit", "vmap", "gradient", "bad_params"}
+    expected = {"normalisation", "sampler", "cdf", "jit", "vmap", "gradient", "bad_params", "roles"}
     assert expected <= {r.name for r in report.results}
 
 

@@ -14,11 +14,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_likelihood.
 # short chains (--small): flagged diagnostics are expected, the fit still returns draws
 @pytest.mark.filterwarnings("ignore::rmtfit.inference._diagnostics.DiagnosticsWarning")
 def test_custom_likelihood_example_runs_end_to_end(capsys):
-    from rmtfit.likelihoods import _api
+    from rmtfit.likelihoods import api
 
     # the conformance test may have executed the example already in this process, registering
     # its lomax_tail; executing it again would (rightly) refuse a second, different lomax_tail
-    _api._REGISTRY.pop("lomax_tail", None)
+    api._REGISTRY.pop("lomax_tail", None)
     spec = importlib.util.spec_from_file_location("rmtfit_example_custom_likelihood_run", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

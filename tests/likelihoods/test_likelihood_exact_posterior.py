@@ -14,15 +14,15 @@ def test_exact_posterior_draws_follow_the_truncated_gamma_law():
     spectrum, classical = synthetic_layer(0)
     x = lik.observations(spectrum, classical)
     ctx = lik.context(x, spectrum, classical)
-    draws = lik.extra["exact_posterior"](x, ctx, 4000, seed=3)["alpha"]
+    draws = lik.exact_posterior(x, ctx, 4000, seed=3)["alpha"]
     assert draws.shape == (4000,) and np.all((draws > 1.01) & (draws < 12.0))
-    cdf = lik.extra["exact_posterior_cdf"]
+    cdf = lik.exact_posterior_cdf
     assert stats.kstest(draws, lambda a: cdf(a, x, ctx)).pvalue > 1e-3
     # far from the prior bounds the truncation does not matter: Gamma(n, sum log(x / xmin))
     gamma = stats.gamma(a=x.size, scale=1.0 / np.sum(np.log(x / ctx["xmin"])))
     assert abs(draws.mean() - 1.0 - gamma.mean()) < 4 * gamma.std() / np.sqrt(draws.size)
     # the same seed gives the same draws
-    again = lik.extra["exact_posterior"](x, ctx, 4000, seed=3)["alpha"]
+    again = lik.exact_posterior(x, ctx, 4000, seed=3)["alpha"]
     np.testing.assert_array_equal(draws, again)
 
 
@@ -40,7 +40,7 @@ def test_exact_posterior_density_is_the_normalised_likelihood_times_prior():
         ]
     )
     # numerical derivative of the exact CDF is the posterior density, up to a constant
-    cdf = lik.extra["exact_posterior_cdf"]
+    cdf = lik.exact_posterior_cdf
     h = 1e-5
     density = (cdf(grid + h, x, ctx) - cdf(grid - h, x, ctx)) / (2 * h)
     ratio = np.log(density) - log_post

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from rmtfit.classical import ClassicalFit
-from rmtfit.report import PHASES, Analysis, Estimate, LayerResult, Predictive
+from rmtfit.pipeline import Analysis, Estimate, LayerResult, Predictive
+from rmtfit.report import PHASES
 from rmtfit.spectra import Skipped, Spectra, Spectrum
 
 XSS_NAME = "<script>alert(1)</script>"

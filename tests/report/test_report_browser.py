@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rmtfit.report import write_outputs
 from rmtfit.report._html import SECTIONS
 
 
@@ -88,7 +89,7 @@ def page_requests(netlog: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory, analysis_factory) -> Path:
     out = tmp_path_factory.mktemp("browser") / "report"
-    analysis_factory("full").write(out)
+    write_outputs(analysis_factory("full"), out)
     return out
 
 

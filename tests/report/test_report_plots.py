@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from rmtfit.report import Predictive
+from rmtfit.pipeline import Predictive
 from rmtfit.report._plots import (
     all_figures,
     alpha_figure,

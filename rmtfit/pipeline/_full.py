@@ -1,30 +1,43 @@
-"""The full mode of :func:`rmtfit.analyze`: Bayesian fits, comparison, phases, network summary.
+"""The full mode of :func:`rmtfit.pipeline.analyze`: Bayesian fits, comparison, phases, network.
 
-Split from :mod:`rmtfit.analysis` (which holds the fast stages and the entry points) to keep each
-file readable; like it, this module is an adapter: every call into :mod:`rmtfit.inference`,
-:mod:`rmtfit.compare`, :mod:`rmtfit.phases` and :mod:`rmtfit.network` made by the main job is here,
-and what it returns is already in the shape the report needs (:mod:`rmtfit.report._results`).
+Split from :mod:`rmtfit.pipeline._analyze` (the fast stages and the entry point) to keep each file
+readable; like it, this module is an adapter: every call into :mod:`rmtfit.inference`,
+:mod:`rmtfit.comparison`, :mod:`rmtfit.phases` and :mod:`rmtfit.network` made by the main job is
+here, and what it returns is already in the shape the report needs
+(:mod:`rmtfit.pipeline._results`). Which fit each posterior column comes from is decided by the
+likelihoods' declared roles (:func:`rmtfit.posterior.preferred_likelihoods`), never by name.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rmtfit.analysis import _Fitted, _FullResults, _LayerBase
-from rmtfit.report._results import Estimate, Predictive
+from rmtfit.comparison import compare
+from rmtfit.inference import fit, predictive_draws
+from rmtfit.network import network_metrics
+from rmtfit.phases import THRESHOLDS, phase_probabilities
+from rmtfit.pipeline._parts import Fitted, FullResults, LayerBase
+from rmtfit.pipeline._results import Estimate, Predictive
+from rmtfit.posterior import (
+    USABLE_STATUSES,
+    likelihood_family,
+    likelihood_roles,
+    preferred_likelihoods,
+)
+from rmtfit.spectra import numerically_zero
 
-__all__ = ["collect_full", "POSTERIOR_SOURCES", "PREDICTIVE_DRAWS"]
+__all__ = ["collect_full", "POSTERIOR_ROLES", "PREDICTIVE_DRAWS"]
 
 
 def collect_full(
     spectra: Any,
-    per_layer: Mapping[str, _LayerBase],
+    per_layer: Mapping[str, LayerBase],
     chosen: Sequence[tuple[str, Any]],
     *,
     seed: int,
@@ -33,13 +46,11 @@ def collect_full(
     ci_prob: float,
     bar: Any,
     timings: dict[str, float],
-) -> _FullResults:
+) -> FullResults:
     """Bayesian fits, comparison, phases and the network summary of the layers that are ok."""
-    from rmtfit.inference import fit
-
     ok = [s for s in spectra if per_layer[s.name].status == "ok"]
     if not ok:
-        return _FullResults()
+        return FullResults()
     classical = {
         s.name: per_layer[s.name].classical
         for s in ok
@@ -64,7 +75,7 @@ def collect_full(
     timings["fits"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    layers: dict[str, _Fitted] = {}
+    layers: dict[str, Fitted] = {}
     comparisons: dict[str, Any] = {}
     phases: dict[str, Any] = {}
     with bar.task("comparison and phases", total=len(ok)) as advance:
@@ -86,7 +97,7 @@ def collect_full(
     timings["predictive"] = time.perf_counter() - start
 
     network, network_summary = _network(fits, ok, classical, seed, ci_prob)
-    return _FullResults(
+    return FullResults(
         fits=fits,
         comparison=comparisons,
         phases=phases,
@@ -101,15 +112,14 @@ def _nonzero_parts(spectra: Sequence[Any]) -> tuple[list[Any], dict[str, str]]:
     """The spectra the likelihoods are fitted to: numerically zero eigenvalues left out.
 
     A rank-collapsed layer's zeros are the Rank-collapse phase's evidence (read from the whole
-    spectrum by :func:`rmtfit.phases.rank_collapse_probability`); the densities describe the
-    non-zero part, which is what the likelihoods are fitted to. Each layer that lost eigenvalues
-    gets a note saying how many.
+    spectrum by :func:`rmtfit.phases.rank_collapse_probability`, with the same tolerance); the
+    densities describe the non-zero part, which is what the likelihoods are fitted to. Each layer
+    that lost eigenvalues gets a note saying how many.
     """
-    from rmtfit.phases import numerically_zero
-
+    eps = THRESHOLDS["rank_zero_eps"].value
     out, notes = [], {}
     for spectrum in spectra:
-        zero = numerically_zero(spectrum)
+        zero = numerically_zero(spectrum, eps=eps)
         if zero.any():
             out.append(replace(spectrum, eigenvalues=spectrum.eigenvalues[~zero]))
             notes[spectrum.name] = (
@@ -121,7 +131,6 @@ def _nonzero_parts(spectra: Sequence[Any]) -> tuple[list[Any], dict[str, str]]:
     return out, notes
 
 
-_MODEL_STATUSES_WITH_DRAWS = ("ok", "flagged")
 PREDICTIVE_DRAWS = 100
 """Posterior predictive spectra drawn per (layer, likelihood) for the ESD plots."""
 
@@ -133,14 +142,11 @@ def _full_one(
     chosen: Sequence[tuple[str, Any]],
     seed: int,
     ci_prob: float,
-) -> tuple[_Fitted, dict[str, Any], Any]:
-    """Comparison per family, phase probabilities, posterior summaries and predictive draws of one layer."""
-    from rmtfit.compare import compare, likelihood_family
-    from rmtfit.phases import phase_probabilities
-
+) -> tuple[Fitted, dict[str, Any], Any]:
+    """Comparison per family, phase probabilities and posterior summaries of one layer."""
     name = spectrum.name
     notes: list[str] = []
-    usable = [lik for lik, _ in chosen if fits.status(name, lik) in _MODEL_STATUSES_WITH_DRAWS]
+    usable = [lik for lik, _ in chosen if fits.status(name, lik) in USABLE_STATUSES]
     for lik, _ in chosen:
         if lik not in usable:
             notes.append(f"{lik}: {fits.status(name, lik)} ({fits.reason(name, lik)})")
@@ -182,7 +188,7 @@ def _full_one(
         )
         for lik, _ in chosen
     }
-    fitted = _Fitted(
+    fitted = Fitted(
         posterior=_posterior_estimates(fits, name, usable, ci_prob),
         models=models,
         phase=phase_dict,
@@ -207,7 +213,7 @@ def _model_record(
         "ess_bulk_min": None,
         "divergences": None,
     }
-    if status in _MODEL_STATUSES_WITH_DRAWS:
+    if status in USABLE_STATUSES:
         summary = fits.summary.sel(layer=layer, likelihood=lik)
         r_hat = np.asarray(summary["r_hat"].values, dtype=np.float64)
         ess = np.asarray(summary["ess_bulk"].values, dtype=np.float64)
@@ -217,33 +223,30 @@ def _model_record(
     return record
 
 
-POSTERIOR_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
-    # report quantity -> (likelihood, posterior variable) in order of preference
-    "alpha": (
-        ("spliced_pl", "alpha"),
-        ("spliced_tpl", "alpha"),
-        ("spliced_mp", "alpha"),
-        ("power_law", "alpha"),
-    ),
-    "xmin": (("spliced_pl", "xmin"), ("spliced_tpl", "xmin"), ("spliced_mp", "xmin")),
-    "sigma_mp": (("mp_spikes", "sigma2"),),
-    "lambda_plus": (("mp_spikes", "lambda_plus"),),
-    "num_spikes": (("mp_spikes", "K"),),
+POSTERIOR_ROLES: dict[str, str] = {
+    # report quantity -> the declared role (a field of rmtfit.Roles) its draws come from
+    "alpha": "tail_exponent",
+    "xmin": "xmin",
+    "sigma_mp": "bulk_scale",
+    "lambda_plus": "bulk_edge",
+    "num_spikes": "spike_count",
 }
-"""Which fitted likelihood each posterior column of the report comes from (the first one fitted;
-``sigma_mp`` is the square root of the ``sigma2`` draws). A tail-only ``xmin`` is fixed at the
-classical value and so has no posterior."""
+"""Which declared role each posterior column of the report reads. The fit it is read from is the
+first usable likelihood that declares the role, full-spectrum ones first, in the order the
+likelihoods were given (:func:`rmtfit.posterior.preferred_likelihoods`); ``sigma_mp`` is the square
+root of the ``bulk_scale`` (sigma^2) draws. A tail likelihood's ``xmin`` is fixed at the classical
+value and declares no ``xmin`` role, so it has no posterior."""
 
 
 def _posterior_estimates(
     fits: Any, layer: str, usable: Sequence[str], ci_prob: float
 ) -> dict[str, Estimate | None]:
+    idatas = {lik: fits.idata(layer, lik) for lik in usable}
     out: dict[str, Estimate | None] = {}
-    for quantity, sources in POSTERIOR_SOURCES.items():
+    for quantity, role in POSTERIOR_ROLES.items():
         out[quantity] = None
-        for lik, variable in sources:
-            if lik not in usable:
-                continue
+        for lik in preferred_likelihoods(idatas, role):
+            variable = likelihood_roles(lik, idatas[lik]).variable(role)
             try:
                 values = np.asarray(fits.draws(layer, lik, variable), dtype=np.float64)
             except KeyError:
@@ -258,38 +261,19 @@ def _posterior_estimates(
 def _predictive(
     fits: Any, spectra: Sequence[Any], likelihoods: Sequence[str], seed: int
 ) -> dict[str, tuple[Predictive, ...]]:
-    """Posterior predictive spectra of every (layer, likelihood) with draws, for the ESD plots.
-
-    One compiled sampler per likelihood serves every layer: the layers are stacked, each draws
-    ``max n`` observations at :data:`PREDICTIVE_DRAWS` random posterior draws, and each keeps its
-    first ``n``. That is exact for likelihoods whose observations are independent given the
-    parameters; a joint likelihood (``extra["joint"]``, e.g. the top-k Frechet model) goes
-    through :meth:`rmtfit.Fits.posterior_predictive` one layer at a time.
-    """
-    from rmtfit.compare import likelihood_family
-
-    usable = {
-        lik: [s for s in spectra if fits.status(s.name, lik) in _MODEL_STATUSES_WITH_DRAWS]
-        for lik in likelihoods
-    }
+    """Posterior predictive spectra of every (layer, likelihood) with draws, for the ESD plots
+    (:func:`rmtfit.inference.predictive_draws`: one compiled sampler per likelihood)."""
     draws: dict[tuple[str, str], np.ndarray] = {}
-    for lik, layers in usable.items():
-        obj = fits.likelihood_object(lik)
-        if not layers or obj.sample is None:
-            continue  # no draws, or no sampler: no band, and the plot's legend says so
-        if obj.extra.get("joint"):
-            for s in layers:
-                draws[s.name, lik] = fits.posterior_predictive(
-                    s.name, lik, PREDICTIVE_DRAWS, seed=seed
-                )
-        else:
-            draws.update(_stacked_predictive(fits, obj, [s.name for s in layers], seed))
+    for lik in likelihoods:
+        layers = [s.name for s in spectra if fits.status(s.name, lik) in USABLE_STATUSES]
+        found = predictive_draws(fits, lik, layers, PREDICTIVE_DRAWS, seed=seed)
+        draws.update({(name, lik): values for name, values in found.items()})
     out: dict[str, tuple[Predictive, ...]] = {}
     for s in spectra:
         items = []
         for lik in likelihoods:
             if (s.name, lik) not in draws:
-                continue
+                continue  # no draws, or no sampler: no band, and the plot's legend says so
             family = likelihood_family(lik, fits.idata(s.name, lik))
             n_obs = int(fits[s.name, lik].observed.size)
             mass = 1.0 if family == "full" else n_obs / max(int(s.num_evals), 1)
@@ -298,61 +282,16 @@ def _predictive(
     return out
 
 
-def _stacked_predictive(
-    fits: Any, lik: Any, layers: Sequence[str], seed: int
-) -> dict[tuple[str, str], np.ndarray]:
-    import jax
-
-    rng = np.random.default_rng(seed)
-    per_layer = [fits[name, lik.name] for name in layers]
-    n_max = max(int(f.observed.size) for f in per_layer)
-    params: dict[str, list[np.ndarray]] = {k: [] for k in per_layer[0].parameters}
-    context: dict[str, list[float]] = {k: [] for k in per_layer[0].context}
-    for f in per_layer:
-        c, d = f.num_chains, f.num_draws
-        chain, draw = np.divmod(
-            rng.choice(c * d, PREDICTIVE_DRAWS, replace=c * d < PREDICTIVE_DRAWS), d
-        )
-        for k in params:
-            params[k].append(np.asarray(f.posterior[k][chain, draw], dtype=np.float64))
-        for k in context:
-            context[k].append(float(f.context[k]))
-    stacked_params = {k: np.stack(v) for k, v in params.items()}
-    stacked_context = {k: np.asarray(v, dtype=np.float64) for k, v in context.items()}
-    keys = jax.random.split(jax.random.PRNGKey(seed), len(layers) * PREDICTIVE_DRAWS)
-    keys = keys.reshape(len(layers), PREDICTIVE_DRAWS, *keys.shape[1:])
-
-    def one(key: Any, p: Any, ctx: Any) -> Any:
-        return lik.sample(key, p, ctx, n_max)
-
-    per_draw = jax.vmap(one, in_axes=(0, 0, None))
-    sample = jax.jit(jax.vmap(per_draw, in_axes=(0, 0, 0)))
-    result = np.asarray(sample(keys, stacked_params, stacked_context))
-    return {
-        (name, lik.name): result[i, :, : int(f.observed.size)]
-        for i, (name, f) in enumerate(zip(layers, per_layer, strict=True))
-    }
-
-
 def _network(
     fits: Any, ok: Sequence[Any], classical: Mapping[str, Any], seed: int, ci_prob: float
 ) -> tuple[Any, dict[str, Estimate | None] | None]:
     """Network-level metrics as posterior draws, summarised; ``(None, None)`` when no layer has alpha."""
-    from rmtfit.network import network_metrics
-
     try:
         network = network_metrics(fits, spectra=ok, seed=seed)
     except (ValueError, TypeError) as exc:
-        import warnings
-
         warnings.warn(f"network metrics not computed: {exc}", RuntimeWarning, stacklevel=4)
         return None, None
     summary: dict[str, Estimate | None] = {
         metric: Estimate.from_draws(values, ci_prob) for metric, values in network.network.items()
     }
     return network, summary
-
-
-def _write_fits_netcdf(fits: Any, path: Path) -> None:
-    """``fits.nc``: every posterior and the summary (:meth:`rmtfit.Fits.to_netcdf`)."""
-    fits.to_netcdf(path)

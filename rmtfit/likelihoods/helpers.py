@@ -1,7 +1,22 @@
-"""Shared pieces of the built-in likelihoods: data validation and per-layer contexts.
+"""The public toolbox for writing likelihoods: the helpers every built-in likelihood uses.
 
-A context is a flat ``dict[str, float]`` (the engine stacks contexts across layers and vmaps
-over them), so every built-in of a family builds it with the same helper and the same keys.
+The built-in likelihoods (``rmtfit/likelihoods/_*.py``) import only from
+:mod:`rmtfit.likelihoods.api` (the declaration), this module and :mod:`rmtfit.densities`, so any of
+them can be copied into a user's own module as the starting point of a new likelihood.
+
+* Contexts: a context is a flat ``dict[str, float]`` (the engine stacks contexts across layers
+  and vmaps over them), so every built-in of a family builds it with the same helper and the
+  same keys: :func:`tail_context` (the tail family) and :func:`full_context` (the full family).
+* Validation: :func:`validate_observations` (what the engine checks before a fit),
+  :func:`check_eigenvalues`, :func:`check_context`.
+* Small utilities: :func:`clip_into` (starting values inside an open range), :func:`finite_or`,
+  :func:`layer_name`.
+* Default priors: the ranges in one place (:data:`ALPHA_RANGE`, :data:`CUTOFF_ALPHA_RANGE`,
+  :data:`POWER_LAW_EXCESS_RANGE`, :data:`SIGMA2_PRIOR_SD`), the proper Jeffreys prior of a
+  power-law exponent (:func:`jeffreys_alpha_prior`) and the law behind it
+  (:class:`ShiftedLogUniform`). Every default prior is weakly informative on the natural scale
+  (DESIGN.md, "Modelling notes"), stated in the parameter's ``doc`` and overridable with
+  ``Likelihood.with_priors``.
 """
 
 from __future__ import annotations
@@ -9,16 +24,42 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
+from numpyro.distributions import constraints
+from numpyro.distributions.util import promote_shapes
 
 __all__ = [
-    "validate_observations",
-    "tail_context",
-    "full_context",
-    "layer_name",
-    "finite_or",
+    "ALPHA_RANGE",
+    "CUTOFF_ALPHA_RANGE",
+    "POWER_LAW_EXCESS_RANGE",
+    "SIGMA2_PRIOR_SD",
+    "ShiftedLogUniform",
+    "check_context",
+    "check_eigenvalues",
     "clip_into",
+    "finite_or",
+    "full_context",
+    "jeffreys_alpha_prior",
+    "layer_name",
+    "tail_context",
+    "validate_observations",
 ]
+
+ALPHA_RANGE = (1.0, 12.0)
+"""Range of a tail exponent alpha whose law needs alpha > 1 (power law, spliced tails)."""
+
+CUTOFF_ALPHA_RANGE = (0.0, 12.0)
+"""Range of alpha for laws that are normalisable at alpha <= 1 (cutoff, truncated power law)."""
+
+POWER_LAW_EXCESS_RANGE = (0.01, 11.0)
+"""``alpha - 1`` range of the power-law Jeffreys prior: alpha in (1.01, 12)."""
+
+SIGMA2_PRIOR_SD = 1.0
+"""Sd of the log-normal prior of ``sigma2`` (the MP entry variance) around the classical (or
+median-matching) estimate."""
 
 
 def layer_name(spectrum: Any) -> str:
@@ -177,7 +218,7 @@ def tail_context(x: np.ndarray, spectrum: Any, classical: Any) -> dict[str, floa
 
 def _mp_median(q_ratio: float) -> float:
     """Median of the standard (sigma^2 = 1, X = W^T W / N) MP law of aspect ratio ``Q``."""
-    from rmtfit.densities._marchenko_pastur import mp_cdf  # local: keeps import light
+    from rmtfit.densities import mp_cdf  # local: keeps import light
 
     lo, hi = (1 - q_ratio**-0.5) ** 2, (1 + q_ratio**-0.5) ** 2
     for _ in range(80):
@@ -231,3 +272,64 @@ def full_context(x: np.ndarray, spectrum: Any, classical: Any) -> dict[str, floa
         spike_fraction_classical=float(np.clip((num_spikes + 0.5) / n, 1e-3, 0.5)),
     )
     return ctx
+
+
+# ----------------------------------------------------------------------------- priors
+
+
+class ShiftedLogUniform(dist.Distribution):
+    """``shift + LogUniform(low, high)``: density ``1 / ((x - shift) log(high / low))``.
+
+    With ``shift = 1`` this is the Jeffreys prior ``1/(alpha - 1)`` of the power-law exponent,
+    made proper by restricting ``alpha - 1`` to ``(low, high)``.
+    """
+
+    arg_constraints = {
+        "shift": constraints.real,
+        "low": constraints.positive,
+        "high": constraints.positive,
+    }
+    reparametrized_params = ["shift", "low", "high"]
+    pytree_data_fields = ("shift", "low", "high", "_support")
+
+    def __init__(self, shift=0.0, low=1.0, high=2.0, *, validate_args=None):
+        self.shift, self.low, self.high = promote_shapes(shift, low, high)
+        batch_shape = jax.lax.broadcast_shapes(jnp.shape(shift), jnp.shape(low), jnp.shape(high))
+        self._support = constraints.interval(self.shift + self.low, self.shift + self.high)
+        super().__init__(batch_shape=batch_shape, validate_args=validate_args)
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
+    def support(self):
+        return self._support
+
+    def sample(self, key, sample_shape=()):
+        shape = sample_shape + self.batch_shape
+        u = jax.random.uniform(key, shape, minval=jnp.log(self.low), maxval=jnp.log(self.high))
+        return self.shift + jnp.exp(u)
+
+    def log_prob(self, value):
+        inside = (value > self.shift + self.low) & (value < self.shift + self.high)
+        excess = jnp.where(inside, value - self.shift, self.low)
+        log_p = -jnp.log(excess) - jnp.log(jnp.log(self.high / self.low))
+        return jnp.where(inside, log_p, -jnp.inf)
+
+    def cdf(self, value):
+        excess = jnp.clip(value - self.shift, self.low, self.high)
+        return jnp.log(excess / self.low) / jnp.log(self.high / self.low)
+
+    @property
+    def mean(self):
+        return self.shift + (self.high - self.low) / jnp.log(self.high / self.low)
+
+    @property
+    def variance(self):
+        span = jnp.log(self.high / self.low)
+        second = (self.high**2 - self.low**2) / (2.0 * span)
+        first = (self.high - self.low) / span
+        return second - first**2
+
+
+def jeffreys_alpha_prior(context=None) -> ShiftedLogUniform:
+    """Proper Jeffreys prior of a power-law exponent: density ``1/(alpha - 1)`` on (1.01, 12)."""
+    low, high = POWER_LAW_EXCESS_RANGE
+    return ShiftedLogUniform(1.0, low, high)

@@ -1,8 +1,9 @@
 """The ``rmtfit`` command.
 
-Subcommands live next to the stage they drive and register themselves here:
-``spectra`` (:mod:`rmtfit.spectra._command`), ``analyze``, ``demo`` and ``compare``
-(:mod:`rmtfit.report._command`).
+The command line is one package, the top layer of rmtfit: ``spectra`` (:mod:`rmtfit.cli._spectra`),
+``analyze``, ``demo`` and ``compare`` (:mod:`rmtfit.cli._analyze`). Each subcommand module defines
+``add_commands(subparsers)``; it calls the pipeline (:mod:`rmtfit.pipeline`) and the report
+(:mod:`rmtfit.report`), never the other way round.
 
 Exit codes: 0 ok; 1 some layers failed (outputs still written); 2 bad input or usage.
 Errors are one clear line naming the file or layer; ``--debug`` shows the traceback.
@@ -15,22 +16,16 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from rmtfit.cli._exit import EXIT_BAD_INPUT, EXIT_LAYERS_FAILED, EXIT_OK, UsageError
+
 __all__ = ["main", "UsageError", "EXIT_OK", "EXIT_LAYERS_FAILED", "EXIT_BAD_INPUT"]
 
-EXIT_OK = 0
-EXIT_LAYERS_FAILED = 1
-EXIT_BAD_INPUT = 2
-
 # module -> it defines `add_commands(subparsers)`; each command sets `func(args) -> int`.
-_COMMAND_MODULES = ("rmtfit.spectra._command", "rmtfit.report._command")
-
-
-class UsageError(Exception):
-    """Bad input or usage: printed as one line, exit code 2."""
+_COMMAND_MODULES = ("rmtfit.cli._spectra", "rmtfit.cli._analyze")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rmtfit import __version__
+    from rmtfit.common import __version__
 
     parser = argparse.ArgumentParser(
         prog="rmtfit",
@@ -40,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a stage not built yet must not break the others
-            if exc.name != name:
-                raise
-            continue
-        module.add_commands(sub)
+        importlib.import_module(name).add_commands(sub)
     return parser
 
 

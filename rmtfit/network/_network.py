@@ -28,13 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from rmtfit.compare import LayerFits, layer_fits
-from rmtfit.phases import posterior_draws
+from rmtfit.common import CI_PROB, check_ci_prob
+from rmtfit.posterior import (
+    LayerPosteriors,
+    layer_posteriors,
+    preferred_likelihoods,
+    role_draws,
+)
 
 __all__ = [
     "METRICS",
     "POINT_MASS_METRICS",
-    "ALPHA_LIKELIHOODS",
     "NetworkMetrics",
     "NetworkComparison",
     "network_metrics",
@@ -50,12 +54,9 @@ METRICS: tuple[str, ...] = (
     "log_norm",
 )
 POINT_MASS_METRICS = frozenset({"log_spectral_norm", "log_norm"})
-ALPHA_LIKELIHOODS: tuple[str, ...] = ("spliced_pl", "power_law", "spliced_tpl", "spliced_mp")
-"""Where a layer's alpha comes from: the first of these likelihoods fitted to it."""
 
 NETWORK = "<network>"
 DEFAULT_DRAWS = 1000
-DEFAULT_PROB = 0.9
 _CHUNK = 4_000_000  # draws x eigenvalues per block in log_alpha_norm
 
 
@@ -79,21 +80,21 @@ class NetworkMetrics:
     def num_draws(self) -> int:
         return int(next(iter(self.network.values())).size) if self.network else 0
 
-    def summary(self, prob: float = DEFAULT_PROB) -> dict[str, dict[str, dict[str, float]]]:
+    def summary(self, ci_prob: float = CI_PROB) -> dict[str, dict[str, dict[str, float]]]:
         """``{NETWORK or layer: {metric: {mean, sd, low, high}}}`` with equal-tailed intervals."""
-        out = {NETWORK: {m: _summary(v, prob) for m, v in self.network.items()}}
+        out = {NETWORK: {m: _summary(v, ci_prob) for m, v in self.network.items()}}
         for layer in self.layers:
-            out[layer] = {m: _summary(v, prob) for m, v in self.draws[layer].items()}
+            out[layer] = {m: _summary(v, ci_prob) for m, v in self.draws[layer].items()}
         return out
 
-    def to_dict(self, prob: float = DEFAULT_PROB) -> dict[str, Any]:
+    def to_dict(self, ci_prob: float = CI_PROB) -> dict[str, Any]:
         return {
             "num_draws": self.num_draws,
-            "interval_prob": prob,
+            "interval_prob": ci_prob,
             "layers": list(self.layers),
             "alpha_source": dict(self.alpha_source),
             "excluded": dict(self.excluded),
-            "summary": self.summary(prob),
+            "summary": self.summary(ci_prob),
         }
 
     def __repr__(self) -> str:
@@ -102,10 +103,10 @@ class NetworkMetrics:
 
 
 def network_metrics(
-    layers: Sequence[LayerFits] | Any,
+    layers: Sequence[LayerPosteriors] | Any,
     *,
     spectra: Any = None,
-    alpha_from: Sequence[str] = ALPHA_LIKELIHOODS,
+    alpha_from: Sequence[str] | None = None,
     num_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
 ) -> NetworkMetrics:
@@ -114,13 +115,15 @@ def network_metrics(
     Parameters
     ----------
     layers
-        A sequence of :class:`rmtfit.compare.LayerFits` (or what
-        :func:`rmtfit.compare.layer_fits` accepts: an :class:`rmtfit.Fits` with spectra, an
+        A sequence of :class:`rmtfit.posterior.LayerPosteriors` (or what
+        :func:`rmtfit.posterior.layer_posteriors` accepts: an :class:`rmtfit.Fits` with spectra, an
         :class:`rmtfit.Analysis`).
     spectra
         The spectra the fits were made on, when ``layers`` is an :class:`rmtfit.Fits`.
     alpha_from
-        Likelihood names in order of preference for each layer's ``alpha``.
+        Likelihood names in order of preference for each layer's ``alpha``; by default every
+        fitted likelihood that declares a ``tail_exponent`` role, in the order of
+        :func:`rmtfit.posterior.preferred_likelihoods` (full-spectrum ones first).
     num_draws
         Draws per metric; each layer's alpha draws are resampled to this many (seeded).
     seed
@@ -128,7 +131,7 @@ def network_metrics(
     """
     if isinstance(num_draws, bool) or not isinstance(num_draws, int) or num_draws < 1:
         raise ValueError(f"num_draws={num_draws!r}: must be a positive integer.")
-    items = layer_fits(layers, spectra=spectra)
+    items = layer_posteriors(layers, spectra=spectra)
     if not items:
         raise ValueError("network_metrics: no layers given.")
     streams = np.random.SeedSequence(seed).spawn(len(items))
@@ -140,7 +143,8 @@ def network_metrics(
         metrics = _norm_metrics(ev, num_draws)
         alpha, chosen = _alpha_draws(item, alpha_from)
         if alpha is None:
-            excluded[item.name] = f"no alpha posterior (looked for {list(alpha_from)})"
+            looked = list(alpha_from) if alpha_from is not None else "a tail_exponent role"
+            excluded[item.name] = f"no alpha posterior (looked for {looked})"
         else:
             source[item.name] = chosen
             alpha = _resample(alpha, num_draws, np.random.default_rng(stream))
@@ -188,12 +192,16 @@ def _alpha_metrics(ev: np.ndarray, alpha: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _alpha_draws(item: LayerFits, preference: Sequence[str]) -> tuple[np.ndarray | None, str]:
+def _alpha_draws(
+    item: LayerPosteriors, preference: Sequence[str] | None
+) -> tuple[np.ndarray | None, str]:
+    if preference is None:
+        preference = preferred_likelihoods(item.idatas, "tail_exponent")
     for name in preference:
         idata = item.idatas.get(name)
         if idata is None:
             continue
-        alpha = posterior_draws(idata, "alpha")
+        alpha = role_draws(name, idata, "tail_exponent")
         if alpha is not None:
             alpha = alpha.ravel()
             return alpha[np.isfinite(alpha)], name
@@ -206,8 +214,8 @@ def _resample(values: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
     return rng.choice(values, size=n, replace=values.size < n)
 
 
-def _summary(values: np.ndarray, prob: float) -> dict[str, float]:
-    low, high = np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2])
+def _summary(values: np.ndarray, ci_prob: float) -> dict[str, float]:
+    low, high = np.quantile(values, [(1 - ci_prob) / 2, (1 + ci_prob) / 2])
     return {
         "mean": float(np.mean(values)),
         "sd": float(np.std(values, ddof=1)) if values.size > 1 else 0.0,
@@ -259,7 +267,7 @@ def compare_networks(
     a: Any,
     b: Any,
     *,
-    prob: float = DEFAULT_PROB,
+    ci_prob: float = CI_PROB,
     num_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
 ) -> NetworkComparison:
@@ -269,8 +277,8 @@ def compare_networks(
     ----------
     a, b
         :class:`NetworkMetrics`, or anything :func:`network_metrics` accepts (a sequence of
-        :class:`rmtfit.compare.LayerFits`, an :class:`rmtfit.Analysis`, ...).
-    prob
+        :class:`rmtfit.posterior.LayerPosteriors`, an :class:`rmtfit.Analysis`, ...).
+    ci_prob
         Probability of the equal-tailed intervals.
     num_draws, seed
         Used when a metric set has to be computed from fits.
@@ -282,8 +290,7 @@ def compare_networks(
     by :func:`match_layers`: equal names first, then the remaining layers in order among those of
     the same shape ``(N, M)``; layers left over are listed as unmatched.
     """
-    if not 0.0 < prob < 1.0:
-        raise ValueError(f"prob={prob!r}: the interval probability must be in (0, 1).")
+    ci_prob = check_ci_prob(ci_prob)
     ma = a if isinstance(a, NetworkMetrics) else network_metrics(a, num_draws=num_draws, seed=seed)
     mb = (
         b
@@ -293,7 +300,7 @@ def compare_networks(
     matches, left_a, left_b = match_layers(ma, mb)
     rng = np.random.default_rng(seed)
     rows = [
-        _row(m, NETWORK, NETWORK, ma.network[m], mb.network[m], prob, rng)
+        _row(m, NETWORK, NETWORK, ma.network[m], mb.network[m], ci_prob, rng)
         for m in METRICS
         if m in ma.network and m in mb.network
     ]
@@ -301,9 +308,9 @@ def compare_networks(
         for m in METRICS:
             if m in ma.draws[name_a] and m in mb.draws[name_b]:
                 rows.append(
-                    _row(m, name_a, name_b, ma.draws[name_a][m], mb.draws[name_b][m], prob, rng)
+                    _row(m, name_a, name_b, ma.draws[name_a][m], mb.draws[name_b][m], ci_prob, rng)
                 )
-    return NetworkComparison(tuple(rows), tuple(matches), tuple(left_a), tuple(left_b), prob)
+    return NetworkComparison(tuple(rows), tuple(matches), tuple(left_a), tuple(left_b), ci_prob)
 
 
 def match_layers(
@@ -332,12 +339,12 @@ def _row(
     layer_b: str,
     x: np.ndarray,
     y: np.ndarray,
-    prob: float,
+    ci_prob: float,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
     n = min(x.size, y.size)
     diff = rng.permutation(y)[:n] - rng.permutation(x)[:n]
-    sa, sb, sd = _summary(x, prob), _summary(y, prob), _summary(diff, prob)
+    sa, sb, sd = _summary(x, ci_prob), _summary(y, ci_prob), _summary(diff, ci_prob)
     return {
         "metric": metric,
         "layer_a": layer_a,

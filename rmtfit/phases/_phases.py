@@ -8,7 +8,7 @@ fitted likelihood and averages the conditions over the likelihoods with their st
     P(\\text{phase}) = P_{RC}\\,[\\text{phase} = RC]
       + (1 - P_{RC}) \\sum_k w_k\\, P_k(\\text{phase condition} \\mid \\text{data}),
 
-where ``w_k`` are the stacking weights of the full-spectrum likelihoods (:func:`rmtfit.compare`),
+where ``w_k`` are the stacking weights of the full-spectrum likelihoods (:func:`rmtfit.comparison.compare`),
 ``P_k`` is the fraction of posterior draws of likelihood ``k`` that meet the phase's condition, and
 ``P_RC`` is the probability of Rank-collapse, read from the spectrum alone:
 
@@ -41,14 +41,16 @@ from typing import Any
 
 import numpy as np
 
-from rmtfit.compare import (
-    POSTERIOR_VARIABLES,
-    Comparison,
-    LayerFits,
-    compare,
+from rmtfit.comparison import Comparison, compare
+from rmtfit.posterior import (
+    LayerPosteriors,
+    layer_posteriors,
     likelihood_family,
-    likelihood_kind,
+    likelihood_roles,
+    role_draws,
 )
+from rmtfit.spectra import numerically_zero
+from rmtfit.spectra.metrics import ZERO_EPS
 
 __all__ = [
     "PHASES",
@@ -61,8 +63,6 @@ __all__ = [
     "network_phases",
     "summarize_phases",
     "rank_collapse_probability",
-    "numerically_zero",
-    "posterior_draws",
 ]
 
 PHASES: tuple[str, ...] = (
@@ -85,7 +85,7 @@ PHASE_LABELS: dict[str, str] = {
 }
 
 _MAIN = PHASES[:5]
-_EPS_FLOAT32 = float(np.finfo(np.float32).eps)
+_EPS_FLOAT32 = ZERO_EPS
 # Chiani (2014) shifted-gamma approximation of TW1: TW1 ~ Gamma(k, theta) - shift.
 _TW1_GAMMA = (46.446, 0.186054, 9.84801)
 
@@ -274,14 +274,15 @@ def phase_probabilities(
     ----------
     idatas
         Likelihood name -> ``InferenceData`` for this layer. Only full-spectrum likelihoods are
-        used; MP-kind ones need ``sigma2`` (or ``log_sigma2``, or ``lambda_plus``), tail-kind ones
-        ``alpha`` in their posterior (names: :data:`rmtfit.compare.POSTERIOR_VARIABLES`).
+        used, by the kind their :class:`rmtfit.Roles` declare: MP-kind ones need the draws of
+        their ``bulk_scale`` (sigma^2) or ``bulk_edge`` (lambda_+) role, tail-kind ones those of
+        their ``tail_exponent`` role (alpha).
     spectrum
         The layer's :class:`rmtfit.Spectrum` (eigenvalues, N, M, num_slices).
     classical
         The layer's :class:`rmtfit.ClassicalFit`; only used for notes (may be ``None``).
     comparison
-        A full-family :class:`rmtfit.compare.Comparison` of this layer; computed when omitted.
+        A full-family :class:`rmtfit.comparison.Comparison` of this layer; computed when omitted.
     weights
         Explicit model weights (likelihood name -> weight), instead of the comparison's.
     thresholds
@@ -300,7 +301,7 @@ def phase_probabilities(
             f"(e.g. mp_spikes and spliced_pl); fitted here: {sorted(idatas)}."
         )
     model_weights = _model_weights(full, layer, comparison, weights)
-    kinds = {n: likelihood_kind(n, full[n]) for n in model_weights}
+    kinds = {n: likelihood_roles(n, full[n]).kind for n in model_weights}
     notes: list[str] = []
     usable = {n: w for n, w in model_weights.items() if kinds[n] in ("mp", "tail")}
     dropped = sorted(set(model_weights) - set(usable))
@@ -352,7 +353,7 @@ def phase_probabilities(
 
 
 def network_phases(
-    layers: Iterable[LayerFits] | Any,
+    layers: Iterable[LayerPosteriors] | Any,
     *,
     spectra: Any = None,
     comparisons: Mapping[str, Comparison] | None = None,
@@ -360,14 +361,13 @@ def network_phases(
 ) -> PhaseSummary:
     """Phase probabilities of every layer and their network summary.
 
-    ``layers`` is what :func:`rmtfit.compare.layer_fits` accepts (a list of :class:`LayerFits`,
+    ``layers`` is what :func:`rmtfit.posterior.layer_posteriors` accepts (a list of
+    :class:`~rmtfit.posterior.LayerPosteriors`,
     an :class:`rmtfit.Fits` with ``spectra=...``, an analysis result). A failing layer is kept in
     ``PhaseSummary.failed`` with its reason and the others go on.
     """
-    from rmtfit.compare import layer_fits
-
     results, failed = [], {}
-    for item in layer_fits(layers, spectra=spectra):
+    for item in layer_posteriors(layers, spectra=spectra):
         try:
             results.append(
                 phase_probabilities(
@@ -402,28 +402,9 @@ def rank_collapse_probability(
     n = np.asarray(spectrum.eigenvalues).size
     if n == 0:
         raise ValueError(f"layer {spectrum.name!r}: empty spectrum, no phase can be assigned.")
-    zeros = int(np.sum(numerically_zero(spectrum, thresholds=thresholds)))
+    zeros = int(np.sum(numerically_zero(spectrum, eps=values["rank_zero_eps"])))
     p = float(beta.sf(values["rank_collapse_fraction"], zeros + 0.5, n - zeros + 0.5))
     return zeros / n, p
-
-
-def numerically_zero(spectrum: Any, *, thresholds: Mapping[str, float] | None = None) -> np.ndarray:
-    """Boolean mask of the eigenvalues that are numerically zero.
-
-    Eigenvalue ``i`` is zero when its singular value is below ``max(N, M) * rank_zero_eps * s_max``
-    (the default tolerance of ``numpy.linalg.matrix_rank`` in float32), that is when
-    ``lambda_i <= lambda_max * (max(N, M) * rank_zero_eps) ** 2``; every eigenvalue of an all-zero
-    spectrum is zero.
-    """
-    values = _threshold_values(thresholds)
-    ev = np.asarray(spectrum.eigenvalues, dtype=np.float64)
-    if ev.size == 0:
-        return np.zeros(0, dtype=bool)
-    top = float(np.max(ev))
-    if not top > 0:
-        return np.ones(ev.shape, dtype=bool)
-    tolerance = top * (max(spectrum.N, spectrum.M) * values["rank_zero_eps"]) ** 2
-    return ev <= tolerance
 
 
 # --- per-likelihood conditions ------------------------------------------------------------------
@@ -452,11 +433,13 @@ def _mp_phase_probabilities(
 def _tail_phase_probabilities(
     idata: Any, values: Mapping[str, float], layer: str, name: str
 ) -> tuple[dict[str, float], float]:
-    alpha = posterior_draws(idata, "alpha")
+    alpha = role_draws(name, idata, "tail_exponent")
     if alpha is None:
+        variable = likelihood_roles(name, idata).tail_exponent
         raise ValueError(
             f"layer {layer!r}: tail-kind likelihood {name!r} has no posterior variable "
-            f"{POSTERIOR_VARIABLES['alpha']}; the phase rules need the tail exponent."
+            f"{variable!r} (its declared tail_exponent role); the phase rules need the tail "
+            "exponent."
         )
     alpha = alpha.ravel()
     probs = {p: 0.0 for p in _MAIN}
@@ -474,16 +457,15 @@ def _mp_edge_draws(
     """Per-draw MP edge ``lambda_+`` and Tracy-Widom scale, raw eigenvalue units."""
     n_rows, q = float(spectrum.N), float(spectrum.Q)
     edge_factor = (1.0 + q**-0.5) ** 2
-    sigma2 = posterior_draws(idata, "sigma2")
-    if sigma2 is None:
-        log_sigma2 = posterior_draws(idata, "log_sigma2")
-        sigma2 = None if log_sigma2 is None else np.exp(log_sigma2)
-    lambda_plus = posterior_draws(idata, "lambda_plus")
+    sigma2 = role_draws(name, idata, "bulk_scale")
+    lambda_plus = role_draws(name, idata, "bulk_edge")
     if sigma2 is None and lambda_plus is None:
-        wanted = POSTERIOR_VARIABLES["sigma2"] + POSTERIOR_VARIABLES["log_sigma2"]
+        roles = likelihood_roles(name, idata)
         raise ValueError(
-            f"layer {layer!r}: MP-kind likelihood {name!r} has none of the posterior variables "
-            f"{wanted + POSTERIOR_VARIABLES['lambda_plus']}; the phase rules need the MP edge."
+            f"layer {layer!r}: MP-kind likelihood {name!r} has none of the draws of its "
+            f"bulk_scale (sigma^2: {roles.bulk_scale!r}) or bulk_edge (lambda_+: "
+            f"{roles.bulk_edge!r}) roles; the phase rules need the MP edge (declare them with "
+            "roles=Roles(kind='mp', bulk_scale=..., bulk_edge=...))."
         )
     if sigma2 is None:
         sigma2 = lambda_plus / (n_rows * edge_factor)
@@ -501,28 +483,6 @@ def _tw_quantile(prob: float) -> float:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def posterior_draws(idata: Any, quantity: str) -> np.ndarray | None:
-    """Draws of ``quantity`` (a key of ``POSTERIOR_VARIABLES``) as ``(chain * draw, ...)``.
-
-    The ``posterior`` group is searched first, then any other group except ``log_likelihood``,
-    ``observed_data`` and ``sample_stats``. ``None`` when absent.
-    """
-    groups = ["posterior"] + [
-        g
-        for g in idata.groups()
-        if g not in ("posterior", "log_likelihood", "observed_data", "sample_stats")
-    ]
-    for group_name in groups:
-        group = getattr(idata, group_name, None)
-        if group is None:
-            continue
-        for var in POSTERIOR_VARIABLES[quantity]:
-            if var in group.data_vars:
-                values = np.asarray(group[var].values, dtype=np.float64)
-                return values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])
-    return None
 
 
 def _threshold_values(overrides: Mapping[str, float] | None) -> dict[str, float]:

@@ -2,15 +2,16 @@
 
 ``analyze(path)`` reads the weights (:mod:`rmtfit.spectra`), computes the scalar metrics and the
 classical point estimates of every layer (:mod:`rmtfit.classical`) and, unless ``fast=True``,
-fits the Bayesian likelihoods (:mod:`rmtfit.inference`), compares them (:mod:`rmtfit.compare`),
+fits the Bayesian likelihoods (:mod:`rmtfit.inference`), compares them (:mod:`rmtfit.comparison`),
 assigns phase probabilities (:mod:`rmtfit.phases`) and summarises the network
-(:mod:`rmtfit.network`). The result is one immutable :class:`Analysis`; ``Analysis.write(dir)``
-writes the report files (see :mod:`rmtfit.report` and ``docs/report.md``).
+(:mod:`rmtfit.network`). The result is one immutable :class:`Analysis`;
+:func:`rmtfit.report.write_outputs` (or ``rmtfit.analyze(..., out=dir)``) writes the report files
+(see :mod:`rmtfit.report` and ``docs/report.md``).
 
 Every call into another stage goes through one of the ``_collect_*`` functions below or through
-:func:`rmtfit._analysis_full.collect_full` (the full mode), so the coupling to the other stages'
-interfaces lives in these two modules only. A layer that fails at any
-stage is kept, marked ``failed`` with the reason, and the run goes on.
+:func:`rmtfit.pipeline._full.collect_full` (the full mode), so the coupling to the other stages'
+interfaces lives in this package only. A layer that fails at any stage is kept, marked
+``failed`` with the reason, and the run goes on.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rmtfit.report._results import CI_PROB, Analysis, Estimate, LayerResult, Predictive
+from rmtfit.classical import fit_classical
+from rmtfit.common import CI_PROB, ProgressBar, check_ci_prob
+from rmtfit.pipeline._parts import FullResults, LayerBase
+from rmtfit.pipeline._results import Analysis, LayerResult
+from rmtfit.spectra import load_spectra, spectral_metrics
 
-__all__ = ["analyze", "Analysis", "LayerResult", "Estimate", "Predictive", "CI_PROB"]
+__all__ = ["analyze"]
 
 
 def analyze(
@@ -36,7 +40,6 @@ def analyze(
     fast: bool = False,
     layers: str | None = None,
     likelihoods: Sequence[Any] | str | None = None,
-    out: str | Path | None = None,
     seed: int = 0,
     device: str = "auto",
     draws: int | None = None,
@@ -45,7 +48,7 @@ def analyze(
     progress: bool = True,
     ci_prob: float = CI_PROB,
 ) -> Analysis:
-    """Analyse every weight matrix of a network; optionally write the report files.
+    """Analyse every weight matrix of a network.
 
     Parameters
     ----------
@@ -59,9 +62,6 @@ def analyze(
     likelihoods
         Likelihood names (or :class:`rmtfit.Likelihood` objects, or a comma-separated string)
         to fit; default ``rmtfit.likelihoods.DEFAULT_LIKELIHOODS``. Ignored with ``fast=True``.
-    out
-        Folder to write ``report.json``, ``layers.csv``, ``fits.nc``, ``plots/`` and
-        ``report.html`` into; nothing is written when ``None``.
     seed
         Seed of every random choice (MCMC, posterior predictive draws).
     device
@@ -84,12 +84,10 @@ def analyze(
     FileNotFoundError, ValueError
         The input cannot be read, no layer is left to analyse, or an argument is out of range.
     """
-    from rmtfit.report._terminal import StageProgress
-
     settings = _check_arguments(layers, seed, draws, chains, ci_prob, device)
     chosen = () if fast else _collect_likelihoods(likelihoods)
     timings: dict[str, float] = {}
-    with StageProgress(enabled=progress and not quiet) as bar:
+    with ProgressBar(enabled=progress and not quiet) as bar:
         start = time.perf_counter()
         spectra = _collect_spectra(
             source, layers=layers, device=device, progress=progress and not quiet
@@ -100,9 +98,9 @@ def analyze(
         per_layer = _collect_classical(spectra, bar)
         timings["classical"] = time.perf_counter() - start
 
-        full = _FullResults()
+        full = FullResults()
         if not fast:
-            from rmtfit._analysis_full import collect_full
+            from rmtfit.pipeline._full import collect_full  # JAX and NumPyro: not in fast mode
 
             full = collect_full(
                 spectra,
@@ -136,10 +134,6 @@ def analyze(
         settings={**settings, "fast": bool(fast), "draws": draws, "chains": chains},
         timings=timings,
     )
-    if out is not None:
-        start = time.perf_counter()
-        analysis.write(out, progress=progress and not quiet)
-        timings["write"] = time.perf_counter() - start
     return analysis
 
 
@@ -168,10 +162,7 @@ def _check_arguments(
             raise ValueError(
                 f"{label}={value!r}: must be a positive integer (or None for the default)."
             )
-    if not (isinstance(ci_prob, float | int) and 0.0 < float(ci_prob) < 1.0):
-        raise ValueError(
-            f"ci_prob={ci_prob!r}: the credible-interval probability must be in (0, 1)."
-        )
+    check_ci_prob(ci_prob)
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device={device!r}: use 'auto', 'cpu' or 'cuda'.")
     return {"layers": layers, "device": device}
@@ -254,7 +245,7 @@ def _layer_results(
 
 
 # --------------------------------------------------------------------------- stage adapters
-# Everything below calls another stage; nothing else in rmtfit.analysis or rmtfit.report does.
+# Everything below calls another stage; with rmtfit.pipeline._full, nothing else in rmtfit does.
 
 METRIC_FIELDS = (
     "lambda_max",
@@ -267,42 +258,8 @@ METRIC_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class _LayerBase:
-    """The fast-stage result of one layer: metrics and classical fit, or why they failed."""
-
-    status: str
-    reason: str = ""
-    metrics: Mapping[str, float] | None = None
-    classical: Any = None
-
-
-@dataclass(frozen=True)
-class _Fitted:
-    """The full-stage result of one layer."""
-
-    posterior: Mapping[str, Estimate | None] | None = None
-    models: Mapping[str, Mapping[str, Any]] | None = None
-    phase: Mapping[str, Any] | None = None
-    failed_reason: str = ""
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class _FullResults:
-    fits: Any = None
-    comparison: Any = None
-    phases: Any = None
-    network: Any = None
-    network_summary: Mapping[str, Estimate | None] | None = None
-    layers: Mapping[str, _Fitted] = field(default_factory=dict)
-    predictive: Mapping[str, tuple[Predictive, ...]] = field(default_factory=dict)
-
-
 def _collect_spectra(source: Any, *, layers: str | None, device: str, progress: bool) -> Any:
     """Read the spectra (a :class:`rmtfit.Spectra` is filtered as given) with the layer filter."""
-    from rmtfit.spectra import load_spectra
-
     if isinstance(source, str | Path) and not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such file or folder; check the path.")
     spectra = load_spectra(source, include=layers, device=device, progress=progress)
@@ -311,12 +268,9 @@ def _collect_spectra(source: Any, *, layers: str | None, device: str, progress: 
     return spectra
 
 
-def _collect_classical(spectra: Any, bar: Any) -> dict[str, _LayerBase]:
+def _collect_classical(spectra: Any, bar: Any) -> dict[str, LayerBase]:
     """Scalar metrics and the classical fit of every layer; a layer that raises is failed."""
-    from rmtfit.classical import fit_classical
-    from rmtfit.spectra import spectral_metrics
-
-    out: dict[str, _LayerBase] = {}
+    out: dict[str, LayerBase] = {}
     with bar.task("classical fits", total=len(spectra)) as advance:
         for spectrum in spectra:
             out[spectrum.name] = _classical_one(spectrum, fit_classical, spectral_metrics)
@@ -324,20 +278,20 @@ def _collect_classical(spectra: Any, bar: Any) -> dict[str, _LayerBase]:
     return out
 
 
-def _classical_one(spectrum: Any, fit_classical: Any, spectral_metrics: Any) -> _LayerBase:
+def _classical_one(spectrum: Any, fit_classical: Any, spectral_metrics: Any) -> LayerBase:
     bad = int(np.count_nonzero(~np.isfinite(spectrum.eigenvalues)))
     if bad:
-        return _LayerBase("failed", f"{bad} non-finite eigenvalues (NaN or Inf in the weights)")
+        return LayerBase("failed", f"{bad} non-finite eigenvalues (NaN or Inf in the weights)")
     try:
         metrics = _metrics_dict(spectral_metrics(spectrum))
     except Exception as exc:  # one bad layer never kills the run
-        return _LayerBase("failed", f"spectral metrics failed: {type(exc).__name__}: {exc}")
+        return LayerBase("failed", f"spectral metrics failed: {type(exc).__name__}: {exc}")
     try:
         classical = fit_classical(spectrum)
     except Exception as exc:
-        return _LayerBase("failed", f"classical fit failed: {type(exc).__name__}: {exc}", metrics)
+        return LayerBase("failed", f"classical fit failed: {type(exc).__name__}: {exc}", metrics)
     reason = "" if classical.ok else f"classical fit not done: {classical.reason}"
-    return _LayerBase("ok", reason, metrics, classical)
+    return LayerBase("ok", reason, metrics, classical)
 
 
 def _metrics_dict(metrics: Any) -> dict[str, float]:
@@ -352,11 +306,9 @@ def _metrics_dict(metrics: Any) -> dict[str, float]:
 
 def _collect_likelihoods(likelihoods: Sequence[Any] | str | None) -> tuple[tuple[str, Any], ...]:
     """``(name, Likelihood)`` pairs to fit: the default set, or the user's names/objects."""
-    from rmtfit.likelihoods import get_likelihood
+    from rmtfit.likelihoods import DEFAULT_LIKELIHOODS, get_likelihood  # imports JAX
 
     if likelihoods is None:
-        from rmtfit.likelihoods import DEFAULT_LIKELIHOODS
-
         likelihoods = DEFAULT_LIKELIHOODS
     elif isinstance(likelihoods, str):
         likelihoods = [n.strip() for n in likelihoods.split(",") if n.strip()]
@@ -372,41 +324,3 @@ def _collect_likelihoods(likelihoods: Sequence[Any] | str | None) -> tuple[tuple
             "likelihoods: the list is empty; name at least one likelihood, or pass None for the defaults."
         )
     return tuple(chosen)
-
-
-def compare_checkpoints(
-    a: Any,
-    b: Any,
-    *,
-    layers: str | None = None,
-    seed: int = 0,
-    draws: int | None = None,
-    chains: int | None = None,
-    out: str | Path | None = None,
-    quiet: bool = False,
-) -> int:
-    """``rmtfit compare A B``: analyse both networks, print ``P(A < B)`` per metric; exit code.
-
-    Each network gets the full default analysis (``seed`` for A, ``seed + 1`` for B, so their
-    posteriors are independent); the comparison is :func:`rmtfit.network.compare_networks`.
-    With ``out`` the comparison is also written as JSON, atomically.
-    """
-    from rmtfit.network import compare_networks
-    from rmtfit.report._terminal import print_network_comparison
-    from rmtfit.report._write import write_json_atomic
-
-    common: dict[str, Any] = {"layers": layers, "draws": draws, "chains": chains, "quiet": quiet}
-    first = analyze(a, seed=seed, **common)
-    second = analyze(b, seed=seed + 1, **common)
-    for label, analysis in (("A", first), ("B", second)):
-        if analysis.network is None:
-            raise ValueError(
-                f"{label} = {analysis.source}: no layer has an alpha posterior, so there is "
-                "nothing to compare; check the layer filter and the report's reasons."
-            )
-    comparison = compare_networks(first.network, second.network, seed=seed)
-    if not quiet:
-        print_network_comparison(comparison, str(a), str(b))
-    if out is not None:
-        write_json_atomic(Path(out), comparison.to_dict())
-    return max(first.exit_code, second.exit_code)

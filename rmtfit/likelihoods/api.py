@@ -1,20 +1,23 @@
 """The public extension API: declare a likelihood once, and fit/compare/report accept it.
 
 A likelihood is a pure JAX pointwise log-density plus a declaration of its parameters
-(constraint, prior, documentation), of which eigenvalues of a layer it explains, and of the
-fixed per-layer constants ("context") it needs. The built-in likelihoods are written with exactly
-this API (see :mod:`rmtfit.likelihoods`), and so can a user's::
+(constraint, prior, documentation), of which eigenvalues of a layer it explains, of the fixed
+per-layer constants ("context") it needs, and of the roles of its posterior variables (which one
+is the tail exponent alpha, the MP bulk edge, ...). The built-in likelihoods are written with
+exactly this API and the toolbox :mod:`rmtfit.likelihoods.helpers` (see
+:mod:`rmtfit.likelihoods`), and so can a user's::
 
     import jax.numpy as jnp
     import numpyro.distributions as dist
     from numpyro.distributions import constraints
-    import rmtfit
+    from rmtfit.likelihoods.api import Parameter, Roles, likelihood
 
-    @rmtfit.likelihood(
+    @likelihood(
         "my_tail",
         family="tail",
-        parameters=[rmtfit.Parameter("alpha", constraints.interval(1.0, 12.0),
-                                     lambda ctx: dist.Uniform(1.0, 12.0), "alpha ~ U(1, 12)")],
+        parameters=[Parameter("alpha", constraints.interval(1.0, 12.0),
+                              lambda ctx: dist.Uniform(1.0, 12.0), "alpha ~ U(1, 12)")],
+        roles=Roles(kind="tail", tail_exponent="alpha"),
     )
     def my_tail(x, params, context):
         a, xmin = params["alpha"], context["xmin"]
@@ -60,12 +63,27 @@ Contracts
     The sampler then costs O(1) or O(log n) per evaluation instead of O(n); the pointwise
     ``logpdf`` is still used for LOO and predictive checks. The conformance checker tests the
     equality at several parameter points, with and without padding.
-
-``extra`` keys understood by rmtfit: ``exact_posterior`` (a conjugate oracle, see
-``power_law``), ``quadrature_points(params, context) -> list`` (where the density has narrow
-features, for the checker), ``joint=True`` with ``marginal_logpdf(x, params, context)`` for a
-likelihood whose pointwise terms split a joint density of dependent observations (the top-k
-Frechet model): the checker then tests the marginal law of one observation.
+``roles = Roles(...)``
+    What the later stages read, and all they read: the report's posterior columns, the network
+    metrics and the phases find alpha, xmin, sigma^2, lambda_+ and the spike count of any
+    likelihood through its :class:`Roles`, never through its name. A role names a declared
+    parameter or a key of ``derived``; the conformance checker tests that it does.
+``joint = True`` with ``marginal_logpdf(x, params, context) -> array``
+    For a likelihood whose pointwise terms split a joint density of dependent observations
+    (the top-k Frechet model): ``marginal_logpdf`` is the law of one observation picked at
+    random, and the checker tests normalisation and the sampler against it (drawing one
+    observation from each of many joint samples). PSIS-LOO on such terms is an approximation.
+``exact_posterior(x, context, num_draws, seed) -> dict[str, array]`` (optional)
+    Exact posterior draws of every parameter under the declared priors (a conjugate case such
+    as ``power_law`` with xmin fixed). ``rmtfit.fit`` returns them instead of NUTS draws for the
+    registered likelihood with its declared priors; the test suite uses them as an oracle.
+``exact_posterior_cdf(value, x, context) -> array`` (optional)
+    The CDF of that exact posterior (one-parameter likelihoods), for goodness-of-fit tests.
+``quadrature_points(params, context) -> list[float]`` (optional)
+    Where the density has narrow features (edges, a splice point): the checker's integrals
+    place break points there.
+``extra``
+    Free-form user metadata. rmtfit never reads it.
 """
 
 from __future__ import annotations
@@ -78,6 +96,9 @@ import numpy as np
 
 __all__ = [
     "Parameter",
+    "Roles",
+    "ROLE_KINDS",
+    "ROLE_FIELDS",
     "Likelihood",
     "likelihood",
     "register",
@@ -93,6 +114,146 @@ every eigenvalue of a layer. The two are never compared with each other (differe
 
 Context = Mapping[str, Any]
 PriorFn = Callable[[Context], Any]
+
+ROLE_KINDS: tuple[str, ...] = ("mp", "tail", "other")
+"""Allowed :attr:`Roles.kind` values: ``mp`` (an MP bulk, maybe with spikes), ``tail`` (a
+power-law-type tail exponent), ``other`` (neither)."""
+
+ROLE_FIELDS: tuple[str, ...] = (
+    "tail_exponent",
+    "xmin",
+    "bulk_scale",
+    "bulk_edge",
+    "spike_count",
+    "spike_probability",
+    "tail_fraction",
+)
+"""The roles a posterior variable can play (the fields of :class:`Roles` besides ``kind``)."""
+
+_ROLE_PREFIX = "role_"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which posterior variables of a likelihood play the roles the later stages read.
+
+    The report, the network metrics and the phases read a fit only through these fields (never
+    through a table of built-in names), so a user's likelihood that declares its roles is
+    reported, aggregated and classified like a built-in one. Each role holds the name of a
+    posterior variable: a declared parameter, or a key that the likelihood's ``derived``
+    returns; :func:`rmtfit.likelihoods.check_likelihood` checks that it exists.
+
+    Parameters
+    ----------
+    kind
+        ``"mp"`` (an MP bulk, maybe with spikes), ``"tail"`` (the model has a power-law-type
+        tail exponent) or ``"other"`` (neither; the default). Read by the phases, which
+        weigh the evidence of the ``mp`` models against the ``tail`` models.
+    tail_exponent
+        The posterior variable that is the ESD tail exponent alpha (density ~ x^-alpha).
+        Required when ``kind="tail"``. Read by the report (posterior column ``alpha``), the
+        network metrics (alpha, weighted alpha, alpha-norm) and the phases.
+    xmin
+        The posterior variable that is the tail's start xmin, only when it is sampled (the
+        spliced models); leave ``None`` where xmin is a fixed context value. Read by the report
+        (posterior column ``xmin``).
+    bulk_scale
+        The posterior variable that is the MP entry variance sigma^2. Read by the report
+        (posterior column ``sigma_mp``, its square root) and the phases.
+    bulk_edge
+        The posterior (usually derived) variable that is the MP bulk edge lambda_+ in raw
+        eigenvalue units. Read by the report (posterior column ``lambda_plus``) and the phases.
+        ``kind="mp"`` needs ``bulk_scale`` or ``bulk_edge``.
+    spike_count
+        The derived variable that is the number of spikes K above the bulk, per draw. Read by
+        the report (posterior column ``num_spikes``) and the phases.
+    spike_probability
+        The derived per-eigenvalue probability that an eigenvalue is a spike (one value per
+        observation and draw); for plots and users.
+    tail_fraction
+        The spliced models' tail fraction phi (the probability mass above xmin).
+
+    Examples
+    --------
+    >>> Roles(kind="tail", tail_exponent="alpha").to_attrs()
+    {'role_kind': 'tail', 'role_tail_exponent': 'alpha'}
+    """
+
+    kind: str = "other"
+    tail_exponent: str | None = None
+    xmin: str | None = None
+    bulk_scale: str | None = None
+    bulk_edge: str | None = None
+    spike_count: str | None = None
+    spike_probability: str | None = None
+    tail_fraction: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, str) or self.kind not in ROLE_KINDS:
+            raise ValueError(
+                f"Roles(kind={self.kind!r}) is not allowed; use one of {ROLE_KINDS}: 'mp' for "
+                "an MP bulk (maybe with spikes), 'tail' for a model with a tail exponent, "
+                "'other' for neither."
+            )
+        for role in ROLE_FIELDS:
+            value = getattr(self, role)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(
+                    f"Roles({role}={value!r}): a role names a posterior variable (a parameter "
+                    "or a derived quantity), so it must be a non-empty string, or None."
+                )
+        if self.kind == "tail" and self.tail_exponent is None:
+            raise ValueError(
+                "Roles(kind='tail') needs tail_exponent: the name of the posterior variable "
+                "that is the tail exponent alpha (for example tail_exponent='alpha'), or use "
+                "kind='other'."
+            )
+        if self.kind == "mp" and self.bulk_scale is None and self.bulk_edge is None:
+            raise ValueError(
+                "Roles(kind='mp') needs bulk_scale (the MP entry variance sigma^2) or bulk_edge "
+                "(the bulk edge lambda_+): name the posterior variable, for example "
+                "bulk_scale='sigma2', or use kind='other'."
+            )
+
+    def variable(self, role: str) -> str | None:
+        """The posterior variable that plays ``role`` (``None`` when none does)."""
+        if role not in ROLE_FIELDS:
+            raise ValueError(f"unknown role {role!r}; the roles are {ROLE_FIELDS}.")
+        return getattr(self, role)
+
+    def to_attrs(self) -> dict[str, str]:
+        """The roles as string attributes (``role_kind``, ``role_<role>``), for netCDF files.
+
+        Only roles that are set appear; :meth:`from_attrs` reads them back.
+        """
+        attrs = {f"{_ROLE_PREFIX}kind": self.kind}
+        for role in ROLE_FIELDS:
+            value = getattr(self, role)
+            if value is not None:
+                attrs[f"{_ROLE_PREFIX}{role}"] = value
+        return attrs
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> Roles | None:
+        """The :class:`Roles` stored by :meth:`to_attrs` (``None`` without ``role_kind``).
+
+        Other keys of ``attrs`` are ignored, so a fit's whole attribute dict can be passed.
+        """
+        if attrs is None or f"{_ROLE_PREFIX}kind" not in attrs:
+            return None
+        values = {
+            role: _attr_text(attrs[f"{_ROLE_PREFIX}{role}"])
+            for role in ROLE_FIELDS
+            if f"{_ROLE_PREFIX}{role}" in attrs
+        }
+        return cls(kind=_attr_text(attrs[f"{_ROLE_PREFIX}kind"]), **values)
+
+
+def _attr_text(value: Any) -> str:
+    """An attribute read back from a file as ``str`` (netCDF may return bytes or numpy str)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -172,7 +333,13 @@ def _default_context(x: np.ndarray, spectrum: Any, classical: Any) -> dict[str, 
 
 @dataclass(frozen=True)
 class Likelihood:
-    """A declared likelihood: see the module docstring for every callable's contract."""
+    """A declared likelihood: see the module docstring for every callable's contract.
+
+    Build one with the :func:`likelihood` decorator. Everything rmtfit reads is a typed field:
+    the callables, ``roles`` (what the later stages read), ``joint`` / ``marginal_logpdf``,
+    ``exact_posterior`` / ``exact_posterior_cdf`` and ``quadrature_points``; ``extra`` is the
+    user's own.
+    """
 
     name: str
     family: str
@@ -186,15 +353,32 @@ class Likelihood:
     min_observations: int = 2
     doc: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
-    """Free-form metadata (for example ``exact_posterior`` for conjugate cases)."""
+    """Free-form user metadata, carried along and never read by rmtfit (everything rmtfit
+    reads has a typed field below)."""
     cdf: Callable[..., Any] | None = None
-    """Optional ``cdf(x, params, context)`` of one observation (added after the first release
-    of this class; optional and last, so existing code is unaffected)."""
+    """Optional ``cdf(x, params, context)`` of one observation; see the module docstring."""
     support: Callable[..., Any] | None = None
     """Optional ``support(params, context) -> (lower, upper)``; see the module docstring."""
     summed: tuple[Callable[..., Any], Callable[..., Any]] | None = None
     """Optional ``(statistics, total)``: the exact summed log-likelihood from per-layer
     statistics; see the module docstring."""
+    roles: Roles = Roles()
+    """Which posterior variables are alpha, xmin, sigma^2, lambda_+, K, ...: all that the
+    report, the network metrics and the phases read (:class:`Roles`)."""
+    joint: bool = False
+    """True when the pointwise terms split a joint density of dependent observations (the
+    top-k Frechet model); then ``marginal_logpdf`` is required."""
+    marginal_logpdf: Callable[..., Any] | None = None
+    """``marginal_logpdf(x, params, context)``: the law of one observation picked at random,
+    for a ``joint`` likelihood (the checker's normalisation and sampler tests use it)."""
+    exact_posterior: Callable[..., Any] | None = None
+    """Optional ``exact_posterior(x, context, num_draws, seed) -> {name: draws}`` under the
+    declared priors; ``rmtfit.fit`` uses it instead of NUTS (see the module docstring)."""
+    exact_posterior_cdf: Callable[..., Any] | None = None
+    """Optional ``exact_posterior_cdf(value, x, context)``: the CDF of the exact posterior."""
+    quadrature_points: Callable[..., Any] | None = None
+    """Optional ``quadrature_points(params, context) -> list[float]``: where the density has
+    narrow features, for the checker's integrals."""
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -205,6 +389,24 @@ class Likelihood:
         if len(set(names)) != len(names):
             raise ValueError(f"likelihood {self.name!r}: duplicate parameter names {names}.")
         object.__setattr__(self, "parameters", tuple(self.parameters))
+        if not isinstance(self.roles, Roles):
+            raise TypeError(
+                f"likelihood {self.name!r}: roles={self.roles!r} is not a Roles; declare "
+                "roles=Roles(kind=..., tail_exponent=..., ...)."
+            )
+        for hook in _OPTIONAL_CALLABLES:
+            value = getattr(self, hook)
+            if value is not None and not callable(value):
+                raise TypeError(
+                    f"likelihood {self.name!r}: {hook}={value!r} is not callable; pass a "
+                    "function or None."
+                )
+        if self.joint and self.marginal_logpdf is None:
+            raise ValueError(
+                f"likelihood {self.name!r}: joint=True needs marginal_logpdf(x, params, "
+                "context), the law of one observation picked at random (the conformance "
+                "checks test it)."
+            )
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -243,6 +445,14 @@ class Likelihood:
         return (
             f"Likelihood({self.name!r}, family={self.family!r}, parameters={self.parameter_names})"
         )
+
+
+_OPTIONAL_CALLABLES = (
+    "marginal_logpdf",
+    "exact_posterior",
+    "exact_posterior_cdf",
+    "quadrature_points",
+)
 
 
 def _replace(lik: Likelihood, **changes: Any) -> Likelihood:
@@ -299,11 +509,20 @@ def likelihood(
     cdf: Callable[..., Any] | None = None,
     support: Callable[..., Any] | None = None,
     summed: tuple[Callable[..., Any], Callable[..., Any]] | None = None,
+    roles: Roles | None = None,
+    joint: bool = False,
+    marginal_logpdf: Callable[..., Any] | None = None,
+    exact_posterior: Callable[..., Any] | None = None,
+    exact_posterior_cdf: Callable[..., Any] | None = None,
+    quadrature_points: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Likelihood]:
     """Decorator: turn ``logpdf(x, params, context)`` into a registered :class:`Likelihood`.
 
-    ``observations`` defaults to the tail above the classical xmin for ``family="tail"`` and to
-    every eigenvalue for ``family="full"``; the strings ``"tail"`` and ``"all"`` pick those too.
+    Every keyword is the :class:`Likelihood` field of that name (contracts in the module
+    docstring); ``roles`` defaults to ``Roles()`` (kind ``"other"``, no roles) and
+    ``register_as=False`` returns the likelihood without registering it. ``observations``
+    defaults to the tail above the classical xmin for ``family="tail"`` and to every eigenvalue
+    for ``family="full"``; the strings ``"tail"`` and ``"all"`` pick those too.
     """
     if observations is None:
         observations = "tail" if family == "tail" else "all"
@@ -329,6 +548,12 @@ def likelihood(
             cdf=cdf,
             support=support,
             summed=summed,
+            roles=Roles() if roles is None else roles,
+            joint=joint,
+            marginal_logpdf=marginal_logpdf,
+            exact_posterior=exact_posterior,
+            exact_posterior_cdf=exact_posterior_cdf,
+            quadrature_points=quadrature_points,
         )
         if register_as:
             register(lik)

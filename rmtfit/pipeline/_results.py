@@ -1,23 +1,20 @@
 """The containers of the main job's result: :class:`Analysis`, :class:`LayerResult`, :class:`Estimate`.
 
-They hold what :func:`rmtfit.analyze` found, already in the shape the report needs, so that every
-writer in :mod:`rmtfit.report` reads these values and never another stage's objects (the coupling to
-the other stages lives in :mod:`rmtfit.analysis`).
+They hold what :func:`rmtfit.pipeline.analyze` found, already in the shape the report needs, so that
+every writer in :mod:`rmtfit.report` reads these values and never another stage's objects (the
+coupling to the other stages lives in :mod:`rmtfit.pipeline`). They are defined here, where they
+are built; the report reads them and they never call the report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Analysis", "LayerResult", "Estimate", "Predictive", "CI_PROB", "LAYER_STATUSES"]
-
-CI_PROB = 0.9
-"""Default probability of the equal-tailed credible intervals in every output."""
+__all__ = ["Analysis", "LayerResult", "Estimate", "Predictive", "LAYER_STATUSES"]
 
 LAYER_STATUSES = ("ok", "skipped", "failed")
 
@@ -126,7 +123,10 @@ class LayerResult:
 
 @dataclass(frozen=True)
 class Analysis:
-    """The result of :func:`analyze`: every stage's output for one network.
+    """The result of :func:`rmtfit.analyze`: every stage's output for one network.
+
+    Write it with :func:`rmtfit.report.write_outputs` (every report file) or turn it into the
+    ``report.json`` content with :func:`rmtfit.report.build_report`.
 
     Attributes
     ----------
@@ -195,18 +195,6 @@ class Analysis:
             if r.name == name:
                 return r
         raise KeyError(f"no layer named {name!r}; layers are {[r.name for r in self.layers]}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``report.json`` content (schema ``rmtfit.report/1``, see ``docs/report.md``)."""
-        from rmtfit.report import build_report
-
-        return build_report(self)
-
-    def write(self, out_dir: str | Path, *, plots: bool = True, progress: bool = False) -> Any:
-        """Write every report file into ``out_dir`` atomically; returns :class:`rmtfit.report.Outputs`."""
-        from rmtfit.report import write_outputs
-
-        return write_outputs(self, out_dir, plots=plots, progress=progress)
 
     def __repr__(self) -> str:
         ok = sum(r.ok for r in self.layers)

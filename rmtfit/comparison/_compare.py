@@ -34,89 +34,29 @@ from typing import Any
 
 import numpy as np
 
-from rmtfit._weights import (  # the weight functions stay importable from here
-    BOOTSTRAP_SAMPLES,  # noqa: F401
-    _weights,
-    pseudo_bma_plus_weights,  # noqa: F401
-    pseudo_bma_weights,  # noqa: F401
-    stacking_weights,  # noqa: F401
+from rmtfit.comparison._weights import model_weights
+from rmtfit.inference.arviz_adapter import loo_pointwise, observed_values
+from rmtfit.posterior import (
+    LOG_LIKELIHOOD_VARIABLE,
+    LayerPosteriors,
+    fits_layers,
+    likelihood_family,
+    usable_likelihoods,
 )
 
 __all__ = [
     "compare",
-    "compare_networks",
     "Comparison",
     "ModelScore",
-    "LayerFits",
     "HighParetoKWarning",
-    "LIKELIHOOD_KINDS",
-    "POSTERIOR_VARIABLES",
-    "likelihood_family",
-    "likelihood_kind",
-    "layer_fits",
+    "METHODS",
 ]
 
-# --- Names defined by other stages (the integration table: change them here only) --------------
-
-LOG_LIKELIHOOD_VARIABLE = "obs"
-"""Variable of the ``log_likelihood`` (and ``observed_data``) group written by :func:`rmtfit.fit`."""
-
-POSTERIOR_VARIABLES: dict[str, tuple[str, ...]] = {
-    # quantity used here -> names it may have in the posterior, first match wins
-    "sigma2": ("sigma2",),  # MP entry variance of W
-    "log_sigma2": ("log_sigma2",),  # its natural log (used when sigma2 is absent)
-    "lambda_plus": ("lambda_plus",),  # MP bulk edge, raw eigenvalue units
-    "num_spikes": ("K",),  # spike count per draw (mp_spikes)
-    "spike_probability": ("spike_prob", "spike_probability"),  # per-eigenvalue membership
-    "alpha": ("alpha",),  # power-law tail exponent of the ESD
-    "xmin": ("xmin",),
-    "tail_fraction": ("phi",),
-}
-"""Posterior variable names rmtfit relies on, searched in the ``posterior`` group first."""
-
-LIKELIHOOD_KINDS: dict[str, tuple[str, str]] = {
-    # name: (family, kind). kind "mp": a Marchenko-Pastur bulk (+ spikes), the phase rules read
-    # lambda_plus / sigma2; kind "tail": has a power-law-type tail exponent alpha; "other": neither.
-    "mp_spikes": ("full", "mp"),
-    "mp": ("full", "mp"),
-    "spliced_pl": ("full", "tail"),
-    "spliced_tpl": ("full", "tail"),
-    "spliced_mp": ("full", "tail"),
-    "power_law": ("tail", "tail"),
-    "truncated_power_law": ("tail", "tail"),
-    "cutoff_power_law": ("tail", "tail"),
-    "lognormal": ("tail", "other"),
-    "exponential": ("tail", "other"),
-    "stretched_exponential": ("tail", "other"),
-    "frechet_topk": ("tail", "tail"),
-}
-"""Fallback family and phase-rule kind of the built-in likelihoods, used when a likelihood is not
-registered and its InferenceData carries no ``family`` attribute."""
-
 METHODS = ("stacking", "pseudo-BMA+", "pseudo-BMA")
-_USABLE_STATUSES = ("ok", "flagged")  # Fits.status values whose draws are compared
 
 
 class HighParetoKWarning(UserWarning):
     """PSIS-LOO is unreliable for some observations (Pareto k above the threshold)."""
-
-
-@dataclass(frozen=True)
-class LayerFits:
-    """Everything the comparison and phase stages need about one layer, as plain values.
-
-    ``idatas`` maps likelihood names to ArviZ ``InferenceData`` (groups ``posterior``,
-    ``log_likelihood`` with variable ``obs``, ``observed_data``); ``classical`` is the layer's
-    :class:`rmtfit.ClassicalFit` or ``None``.
-    """
-
-    spectrum: Any
-    idatas: Mapping[str, Any]
-    classical: Any = None
-
-    @property
-    def name(self) -> str:
-        return str(self.spectrum.name)
 
 
 @dataclass(frozen=True)
@@ -233,7 +173,7 @@ def compare(
     Parameters
     ----------
     fits_or_idatas
-        A mapping of likelihood name to ``InferenceData`` (one layer), a :class:`LayerFits`, or
+        A mapping of likelihood name to ``InferenceData`` (one layer), a :class:`rmtfit.posterior.LayerPosteriors`, or
         an :class:`rmtfit.Fits` (then ``layer`` picks the layer when it holds several).
     layer
         Layer name, required to pick one layer out of a multi-layer ``Fits``; used in messages.
@@ -268,149 +208,17 @@ def compare(
     return _compare_group(layer_name, chosen_family, group, observed, method, refit, seed)
 
 
-def compare_networks(a: Any, b: Any, **kwargs: Any) -> Any:
-    """Compare two networks metric by metric; see :func:`rmtfit.network.compare_networks`."""
-    from rmtfit.network import compare_networks as _compare_networks
-
-    return _compare_networks(a, b, **kwargs)
-
-
-# --- likelihood families and kinds --------------------------------------------------------------
-
-
-def likelihood_family(name: str, idata: Any = None) -> str:
-    """The family (``full``/``tail``) of a likelihood: the registry, else the InferenceData's
-    ``family`` attribute, else :data:`LIKELIHOOD_KINDS`."""
-    registered = _registered(name)
-    if registered is not None:
-        return str(registered.family)
-    attrs = getattr(idata, "attrs", None) or {}
-    if "family" in attrs:
-        return str(attrs["family"])
-    posterior = getattr(idata, "posterior", None)
-    if posterior is not None and "family" in posterior.attrs:
-        return str(posterior.attrs["family"])
-    if name in LIKELIHOOD_KINDS:
-        return LIKELIHOOD_KINDS[name][0]
-    raise ValueError(
-        f"cannot tell the family of likelihood {name!r}: it is not registered, its InferenceData "
-        "has no 'family' attribute and it is not a built-in name; register it with "
-        "rmtfit.likelihood(...) or set idata.attrs['family'] to 'full' or 'tail'."
-    )
-
-
-def likelihood_kind(name: str, idata: Any = None) -> str:
-    """``mp`` (MP bulk), ``tail`` (has an exponent alpha) or ``other``, for the phase rules.
-
-    Read from :data:`LIKELIHOOD_KINDS`, else from the registered likelihood's ``extra['kind']``,
-    else from the posterior variables (``alpha`` -> tail; ``sigma2``/``lambda_plus`` -> mp).
-    """
-    if name in LIKELIHOOD_KINDS:
-        return LIKELIHOOD_KINDS[name][1]
-    registered = _registered(name)
-    if registered is not None and "kind" in getattr(registered, "extra", {}):
-        return str(registered.extra["kind"])
-    if idata is not None and hasattr(idata, "posterior"):
-        names = set(idata.posterior.data_vars)
-        if names & set(POSTERIOR_VARIABLES["alpha"]):
-            return "tail"
-        mp_names = (
-            POSTERIOR_VARIABLES["sigma2"]
-            + POSTERIOR_VARIABLES["log_sigma2"]
-            + POSTERIOR_VARIABLES["lambda_plus"]
-        )
-        if names & set(mp_names):
-            return "mp"
-    return "other"
-
-
-def _registered(name: str) -> Any:
-    from rmtfit.likelihoods import get_likelihood
-
-    try:
-        return get_likelihood(name)
-    except KeyError:
-        return None
-
-
 # --- resolving the input ------------------------------------------------------------------------
 
 
-def layer_fits(source: Any, *, spectra: Any = None, classical: Any = None) -> list[LayerFits]:
-    """Every layer of ``source`` as :class:`LayerFits`.
-
-    ``source`` is a sequence of :class:`LayerFits`, an :class:`rmtfit.Fits` (pass the
-    ``spectra`` it was fitted to, and optionally the ``classical`` fits by layer name), or an
-    analysis result with ``fits`` and ``spectra`` attributes. Layers without any usable fit are
-    left out.
-    """
-    if isinstance(source, LayerFits):
-        return [source]
-    if isinstance(source, Sequence) and all(isinstance(x, LayerFits) for x in source):
-        return list(source)
-    fits = getattr(source, "fits", None) if not hasattr(source, "idata") else source
-    spectra = spectra if spectra is not None else getattr(source, "spectra", None)
-    if classical is None:
-        classical = getattr(source, "classical", None) or {}
-    if fits is None or not hasattr(fits, "idata") or spectra is None:
-        raise TypeError(
-            f"cannot read layers from a {type(source).__name__}: pass a list of rmtfit.compare."
-            "LayerFits, an rmtfit.Fits with spectra=..., or an rmtfit.Analysis."
-        )
-    fitted = set(_fits_layers(fits))
-    out = []
-    for spectrum in spectra:
-        if spectrum.name not in fitted:
-            continue
-        names = _fits_likelihoods(fits, spectrum.name)
-        if not names:
-            continue
-        idatas = {n: fits.idata(spectrum.name, n) for n in names}
-        out.append(LayerFits(spectrum, idatas, _get(classical, spectrum.name)))
-    return out
-
-
-def _get(mapping: Any, key: str) -> Any:
-    try:
-        return mapping[key]
-    except (KeyError, TypeError, IndexError):
-        return None
-
-
-def _fits_likelihoods(fits: Any, layer: str) -> list[str]:
-    """Likelihoods with draws for ``layer`` in an :class:`rmtfit.Fits` (status ok or flagged)."""
-    names = getattr(fits, "likelihoods", None)
-    if names is None:
-        raise TypeError(
-            "the Fits object does not say which likelihoods it holds (no .likelihoods)."
-        )
-    names = [str(getattr(n, "name", n)) for n in names]
-    has = getattr(fits, "has", None)
-    status = getattr(fits, "status", None)
-    out = []
-    for name in names:
-        present = has(layer, name) if callable(has) else (layer, name) in fits
-        if present and (not callable(status) or status(layer, name) in _USABLE_STATUSES):
-            out.append(name)
-    return out
-
-
-def _fits_layers(fits: Any) -> list[str]:
-    for attribute in ("layers", "names", "layer_names"):
-        value = getattr(fits, attribute, None)
-        if value is not None:
-            return [str(v) for v in (value() if callable(value) else value)]
-    raise TypeError("the Fits object does not list its layers (no .layers / .names).")
-
-
 def _resolve_layer(source: Any, layer: str | None) -> tuple[str, dict[str, Any]]:
-    if isinstance(source, LayerFits):
+    if isinstance(source, LayerPosteriors):
         return source.name, dict(source.idatas)
     if isinstance(source, Mapping):
         name = layer or _layer_attr(source.values()) or "<layer>"
         return name, dict(source)
     if hasattr(source, "idata"):
-        layers = _fits_layers(source)
+        layers = fits_layers(source)
         if layer is None:
             if len(layers) != 1:
                 raise ValueError(
@@ -419,9 +227,9 @@ def _resolve_layer(source: Any, layer: str | None) -> tuple[str, dict[str, Any]]
             layer = layers[0]
         if layer not in layers:
             raise ValueError(f"no layer {layer!r} in these fits; layers are {layers}.")
-        return layer, {n: source.idata(layer, n) for n in _fits_likelihoods(source, layer)}
+        return layer, {n: source.idata(layer, n) for n in usable_likelihoods(source, layer)}
     raise TypeError(
-        f"compare() takes a mapping of likelihood name -> InferenceData, a LayerFits or an "
+        f"compare() takes a mapping of likelihood name -> InferenceData, a LayerPosteriors or an "
         f"rmtfit.Fits; got a {type(source).__name__}."
     )
 
@@ -458,8 +266,6 @@ def _select_family(
 
 
 def _check_same_observations(group: Mapping[str, Any], layer: str) -> np.ndarray:
-    from rmtfit._arviz_compare import observed_values
-
     reference_name, reference = None, None
     for name, idata in group.items():
         if not hasattr(idata, "log_likelihood"):
@@ -503,8 +309,6 @@ def _compare_group(
     refit: RefitFn | None,
     seed: int,
 ) -> Comparison:
-    from rmtfit._arviz_compare import loo_pointwise
-
     names = list(group)
     loos = {name: loo_pointwise(group[name], LOG_LIKELIHOOD_VARIABLE) for name in names}
     good_k = min(loo.good_k for loo in loos.values())
@@ -523,7 +327,7 @@ def _compare_group(
         _warn_high_k(layer, unreliable, loos, good_k, weight_method, refit is not None)
         notes.append(_high_k_note(unreliable, loos, good_k, weight_method))
     matrix = np.column_stack([elpd_i[n] for n in names])
-    weights = _weights(matrix, weight_method, seed)
+    weights = model_weights(matrix, weight_method, seed)
     return Comparison(
         layer=layer,
         family=family,

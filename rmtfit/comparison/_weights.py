@@ -1,17 +1,19 @@
 """Model weights from a pointwise elpd matrix (n observations x K models): stacking, pseudo-BMA
 and pseudo-BMA+ (Yao, Vehtari, Simpson & Gelman 2018). Pure functions of the matrix, used by
-:func:`rmtfit.compare.compare` (and importable from :mod:`rmtfit.compare`)."""
+:func:`rmtfit.comparison.compare` (and importable from :mod:`rmtfit.comparison`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BOOTSTRAP_SAMPLES", "stacking_weights", "pseudo_bma_weights", "pseudo_bma_plus_weights"]
+__all__ = ["BOOTSTRAP_SAMPLES", "model_weights", "stacking_weights", "pseudo_bma_weights", "pseudo_bma_plus_weights"]
 
 BOOTSTRAP_SAMPLES = 1000
 
 
-def _weights(elpd_matrix: np.ndarray, method: str, seed: int) -> np.ndarray:
+def model_weights(elpd_matrix: np.ndarray, method: str, seed: int) -> np.ndarray:
+    """Weights of the models (columns of ``elpd_matrix``) by ``method``: ``"stacking"``,
+    ``"pseudo-BMA+"`` (Bayesian bootstrap seeded by ``seed``) or ``"pseudo-BMA"``."""
     if elpd_matrix.shape[1] == 1:
         return np.ones(1)
     if method == "stacking":

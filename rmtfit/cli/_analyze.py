@@ -1,5 +1,7 @@
 """The ``analyze``, ``demo`` and ``compare`` subcommands of ``rmtfit`` (see :mod:`rmtfit.cli`).
 
+Each runs :func:`rmtfit.pipeline.analyze` and hands the result to :mod:`rmtfit.report`.
+
 Exit codes: 0 ok; 1 some layers failed (every output still written); 2 bad input or usage, with
 one line on stderr and no traceback (``rmtfit --debug`` shows it).
 """
@@ -11,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_commands"]
+from rmtfit.cli._exit import UsageError
+
+__all__ = ["add_commands", "compare_checkpoints"]
 
 DEMO_DIR = "rmtfit-demo"
 
@@ -112,8 +116,6 @@ def _likelihoods(text: str | None) -> list[str] | None:
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        from rmtfit.cli import UsageError
-
         raise UsageError(
             f"--likelihoods {text!r}: give one or more comma-separated likelihood names."
         )
@@ -131,8 +133,8 @@ def _announce_out(out: Path, quiet: bool) -> None:
 
 
 def _analyze_and_write(args: argparse.Namespace, source: Any, out: Path) -> int:
-    from rmtfit.analysis import analyze
-    from rmtfit.report._terminal import print_summary
+    from rmtfit.pipeline import analyze
+    from rmtfit.report import print_summary, write_outputs
 
     _announce_out(out, args.quiet)
     analysis = analyze(
@@ -147,7 +149,7 @@ def _analyze_and_write(args: argparse.Namespace, source: Any, out: Path) -> int:
         quiet=args.quiet,
         progress=not args.quiet,
     )
-    outputs = analysis.write(out, plots=not args.no_plots, progress=not args.quiet)
+    outputs = write_outputs(analysis, out, plots=not args.no_plots, progress=not args.quiet)
     if not args.quiet:
         print_summary(analysis, outputs)
     elif analysis.failed:
@@ -157,7 +159,7 @@ def _analyze_and_write(args: argparse.Namespace, source: Any, out: Path) -> int:
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    from rmtfit.report._write import default_out_dir
+    from rmtfit.report import default_out_dir
 
     source = Path(args.path)
     if not source.exists():
@@ -174,8 +176,6 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from rmtfit.analysis import compare_checkpoints
-
     for path in (args.a, args.b):
         if not Path(path).exists():
             raise FileNotFoundError(f"{path}: no such file or folder; check the path.")
@@ -189,3 +189,42 @@ def _run_compare(args: argparse.Namespace) -> int:
         out=args.out,
         quiet=args.quiet,
     )
+
+
+def compare_checkpoints(
+    a: Any,
+    b: Any,
+    *,
+    layers: str | None = None,
+    seed: int = 0,
+    draws: int | None = None,
+    chains: int | None = None,
+    out: str | Path | None = None,
+    quiet: bool = False,
+) -> int:
+    """``rmtfit compare A B``: analyse both networks, print ``P(A < B)`` per metric; exit code.
+
+    Each network gets the full default analysis (``seed`` for A, ``seed + 1`` for B, so their
+    posteriors are independent); the comparison is :func:`rmtfit.network.compare_networks`.
+    With ``out`` the comparison is also written as JSON, atomically.
+    """
+    from rmtfit.common import write_json_atomic
+    from rmtfit.network import compare_networks
+    from rmtfit.pipeline import analyze
+    from rmtfit.report import print_network_comparison
+
+    common: dict[str, Any] = {"layers": layers, "draws": draws, "chains": chains, "quiet": quiet}
+    first = analyze(a, seed=seed, **common)
+    second = analyze(b, seed=seed + 1, **common)
+    for label, analysis in (("A", first), ("B", second)):
+        if analysis.network is None:
+            raise ValueError(
+                f"{label} = {analysis.source}: no layer has an alpha posterior, so there is "
+                "nothing to compare; check the layer filter and the report's reasons."
+            )
+    comparison = compare_networks(first.network, second.network, seed=seed)
+    if not quiet:
+        print_network_comparison(comparison, str(a), str(b))
+    if out is not None:
+        write_json_atomic(Path(out), comparison.to_dict())
+    return max(first.exit_code, second.exit_code)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rmtfit.cli._exit import EXIT_LAYERS_FAILED, EXIT_OK
 from rmtfit.spectra.eigen import BACKENDS, DEVICES, METHODS
 from rmtfit.spectra.layers import CONV_MODES
 
@@ -49,9 +50,7 @@ def add_commands(subparsers: Any) -> None:
 
 def run_spectra(args: argparse.Namespace) -> int:
     """Run ``rmtfit spectra``; return the exit code."""
-    from rmtfit.cli import EXIT_LAYERS_FAILED, EXIT_OK
-    from rmtfit.spectra._load import default_network_path, load_spectra
-    from rmtfit.spectra._netcdf import save_spectra
+    from rmtfit.spectra import default_network_path, load_spectra, save_spectra
 
     source = args.path if args.path is not None else default_network_path()
     spectra = load_spectra(

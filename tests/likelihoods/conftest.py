@@ -1,0 +1,17 @@
+"""The likelihoods are float64 code: switch JAX to double precision once for these tests.
+
+Importing rmtfit no longer does it (``rmtfit.common.enable_x64`` is called by the entry points),
+so a test that evaluates a log-density directly (not through ``check_likelihood``) needs it
+switched on first.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rmtfit.common import enable_x64
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _float64():
+    enable_x64()
