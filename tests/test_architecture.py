@@ -14,7 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def graph():
-    spec = importlib.util.spec_from_file_location("import_graph", REPO / "scripts" / "import_graph.py")
+    spec = importlib.util.spec_from_file_location(
+        "import_graph", REPO / "scripts" / "import_graph.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["import_graph"] = module
     spec.loader.exec_module(module)
@@ -43,7 +45,8 @@ def test_a_planted_upward_import_is_caught(graph):
     sources = _planted(graph, "rmtfit.spectra.metrics", "from rmtfit.report import build_report")
     found = graph.violations(sources)
     assert any(
-        "rmtfit.spectra.metrics" in v and "rmtfit.report" in v and "higher stage" in v for v in found
+        "rmtfit.spectra.metrics" in v and "rmtfit.report" in v and "higher stage" in v
+        for v in found
     ), found
 
 
@@ -54,7 +57,9 @@ def test_a_planted_sideways_import_is_caught(graph):
 
 
 def test_a_planted_private_import_is_caught(graph):
-    sources = _planted(graph, "rmtfit.pipeline._full", "from rmtfit.inference._nuts import cache_dir")
+    sources = _planted(
+        graph, "rmtfit.pipeline._full", "from rmtfit.inference._nuts import cache_dir"
+    )
     found = graph.violations(sources)
     assert any("private names ['_nuts']" in v for v in found), found
     sources = _planted(graph, "rmtfit.comparison._compare", "from rmtfit.posterior import _get")
@@ -65,7 +70,9 @@ def test_a_planted_circle_is_caught(graph):
     sources = _planted(graph, "rmtfit.inference._io", "from rmtfit.inference._fits import Fits")
     found = graph.violations(sources)
     assert any(
-        v.startswith("import circle:") and "rmtfit.inference._fits" in v and "rmtfit.inference._io" in v
+        v.startswith("import circle:")
+        and "rmtfit.inference._fits" in v
+        and "rmtfit.inference._io" in v
         for v in found
     ), found
 
@@ -89,3 +96,24 @@ def test_no_file_of_the_package_is_over_600_lines():
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600
     }
     assert long == {}
+
+
+def test_the_report_lists_the_phases_of_the_phases_stage():
+    import rmtfit.phases
+    import rmtfit.report
+
+    assert rmtfit.report.PHASES == rmtfit.phases.PHASES
+
+
+def test_a_fast_report_does_not_import_jax():
+    import subprocess
+
+    code = (
+        "import sys, numpy as np, rmtfit, tempfile\n"
+        "w = {'a.weight': np.random.default_rng(0).normal(size=(60, 30))}\n"
+        "rmtfit.analyze(w, fast=True, out=tempfile.mkdtemp(), quiet=True, plots=False)\n"
+        "print('jax' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"

@@ -6,7 +6,6 @@ import arviz as az
 import numpy as np
 import pytest
 
-from rmtfit.posterior import LayerPosteriors
 from rmtfit.network import (
     METRICS,
     NETWORK,
@@ -15,6 +14,7 @@ from rmtfit.network import (
     network_metrics,
     probability_below,
 )
+from rmtfit.posterior import LayerPosteriors
 from rmtfit.spectra import Spectrum
 
 

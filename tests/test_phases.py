@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-from rmtfit.posterior import LayerPosteriors
+from rmtfit.likelihoods import Roles
 from rmtfit.phases import (
     PHASES,
     THRESHOLDS,
@@ -21,7 +21,7 @@ from rmtfit.phases import (
     summarize_phases,
 )
 from rmtfit.phases._phases import _tw_quantile
-from rmtfit.likelihoods import Roles
+from rmtfit.posterior import LayerPosteriors
 from rmtfit.spectra import Spectrum
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "phases.md"
@@ -228,7 +228,9 @@ def test_network_summary_counts_layers_and_keeps_failures(gaussian):
     layers = [
         LayerPosteriors(gaussian, {"mp_spikes": _mp_fit(gaussian)}),
         LayerPosteriors(other, {"spliced_pl": _tail_fit(other, 2.5)}),
-        LayerPosteriors(broken, {"mp_spikes": _idata(broken.eigenvalues, {"K": np.zeros((2, 50))})}),
+        LayerPosteriors(
+            broken, {"mp_spikes": _idata(broken.eigenvalues, {"K": np.zeros((2, 50))})}
+        ),
     ]
     summary = network_phases(layers)
     assert [r.layer for r in summary.layers] == ["gaussian", "second"]

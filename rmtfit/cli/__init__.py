@@ -25,6 +25,7 @@ _COMMAND_MODULES = ("rmtfit.cli._spectra", "rmtfit.cli._analyze")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``rmtfit`` with every subcommand registered."""
     from rmtfit.common import __version__
 
     parser = argparse.ArgumentParser(
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``rmtfit`` command with ``argv`` (default: the process arguments); the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

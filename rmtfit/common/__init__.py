@@ -9,11 +9,17 @@ part of rmtfit, and every stage may import it.
   run JAX (:func:`rmtfit.fit`, :func:`rmtfit.check_likelihood`, the JAX eigensolver), never as a
   side effect of an import;
 - :class:`ProgressBar`: the one progress-bar helper (Rich, on stderr, hidden off a terminal);
-- :func:`write_text_atomic`, :func:`write_json_atomic`, :func:`jsonable`: no output file is
+- :func:`atomic_path`, :func:`write_text_atomic`, :func:`write_json_atomic`: no output file is
   ever left half written.
 """
 
-from rmtfit.common.files import dumps_json, jsonable, write_json_atomic, write_text_atomic
+from rmtfit.common.files import (
+    atomic_path,
+    dumps_json,
+    jsonable,
+    write_json_atomic,
+    write_text_atomic,
+)
 from rmtfit.common.progress import ProgressBar
 from rmtfit.common.settings import CI_PROB, __version__, check_ci_prob, enable_x64
 
@@ -23,6 +29,7 @@ __all__ = [
     "check_ci_prob",
     "enable_x64",
     "ProgressBar",
+    "atomic_path",
     "dumps_json",
     "jsonable",
     "write_json_atomic",

@@ -6,10 +6,12 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["jsonable", "dumps_json", "write_text_atomic", "write_json_atomic"]
+__all__ = ["atomic_path", "jsonable", "dumps_json", "write_text_atomic", "write_json_atomic"]
 
 
 def jsonable(value: Any) -> Any:
@@ -30,19 +32,43 @@ def dumps_json(payload: Any) -> str:
     return json.dumps(payload, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder and a rename."""
+@contextmanager
+def atomic_path(path: str | os.PathLike[str], *, make_parent: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path``, else it is removed.
+
+    Write the whole file to the yielded path (with any library: ``Dataset.to_netcdf``, ...).
+    The finished file gets the permissions the umask gives a new file (``mkstemp`` makes 0600)
+    and is moved over ``path`` with :func:`os.replace`, so a reader sees the old file or the new
+    one, never half of one. The folder must exist unless ``make_parent``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if make_parent:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent}: directory does not exist; create it first.")
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    temporary = Path(name)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        yield temporary
+        os.chmod(temporary, 0o666 & ~_current_umask())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
-    return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_path`), making its folder."""
+    with atomic_path(path, make_parent=True) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> Path:

@@ -19,7 +19,9 @@ class ProgressBar:
     finished bar from the screen.
     """
 
-    def __init__(self, *, enabled: bool = True, console: Any = None, transient: bool = False) -> None:
+    def __init__(
+        self, *, enabled: bool = True, console: Any = None, transient: bool = False
+    ) -> None:
         self.enabled = enabled
         self._console = console
         self._transient = transient

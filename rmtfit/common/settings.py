@@ -14,9 +14,13 @@ the report's posterior columns, the network metrics and the network comparison."
 def check_ci_prob(ci_prob: float, *, name: str = "ci_prob") -> float:
     """Return ``ci_prob`` as a float, or raise ``ValueError`` when it is not in (0, 1)."""
     if isinstance(ci_prob, bool) or not isinstance(ci_prob, float | int):
-        raise ValueError(f"{name}={ci_prob!r}: the credible-interval probability must be a number in (0, 1).")
+        raise ValueError(
+            f"{name}={ci_prob!r}: the credible-interval probability must be a number in (0, 1)."
+        )
     if not 0.0 < float(ci_prob) < 1.0:
-        raise ValueError(f"{name}={ci_prob!r}: the credible-interval probability must be in (0, 1).")
+        raise ValueError(
+            f"{name}={ci_prob!r}: the credible-interval probability must be in (0, 1)."
+        )
     return float(ci_prob)
 
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BOOTSTRAP_SAMPLES", "model_weights", "stacking_weights", "pseudo_bma_weights", "pseudo_bma_plus_weights"]
+__all__ = [
+    "BOOTSTRAP_SAMPLES",
+    "model_weights",
+    "stacking_weights",
+    "pseudo_bma_weights",
+    "pseudo_bma_plus_weights",
+]
 
 BOOTSTRAP_SAMPLES = 1000
 

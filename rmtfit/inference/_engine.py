@@ -371,7 +371,9 @@ def fit(
 
             results.update(sample_pymc(jobs, settings, seed=seed, attempt=0, advance=advance))
         else:
-            results.update(sample_batches(jobs, settings, seed=seed, workers=n_workers, advance=advance))
+            results.update(
+                sample_batches(jobs, settings, seed=seed, workers=n_workers, advance=advance)
+            )
     fits = {k: v for k, v in results.items() if isinstance(v, LayerFit)}
     status.update({k: v for k, v in results.items() if not isinstance(v, LayerFit)})
     issues = _check(fits)
@@ -472,4 +474,3 @@ def _warn(status: Mapping[tuple[str, str], tuple[str, str]]) -> None:
             )
         elif s == "failed":
             warnings.warn(FitFailedWarning(reason), stacklevel=3)
-

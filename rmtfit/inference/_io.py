@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rmtfit.common import atomic_path
 
 __all__ = ["write_fits", "read_fits", "FORMAT"]
 
@@ -96,19 +97,10 @@ def to_dataset(fits: Any) -> Any:
 
 def write_fits(fits: Any, path: str | os.PathLike) -> Path:
     """Write ``fits`` to ``path`` (netCDF-4 via h5netcdf) atomically; return the path."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path.parent}: directory does not exist; create it first.")
     ds = to_dataset(fits)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine=_ENGINE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as temporary:
+        ds.to_netcdf(temporary, engine=_ENGINE)
+    return Path(path)
 
 
 def _summary_from(ds: Any) -> Any:

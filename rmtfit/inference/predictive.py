@@ -29,8 +29,7 @@ def predictive_draws(
         return {}
     if lik.joint:
         return {
-            name: fits.posterior_predictive(name, likelihood, n_draws, seed=seed)
-            for name in layers
+            name: fits.posterior_predictive(name, likelihood, n_draws, seed=seed) for name in layers
         }
     return _stacked(fits, lik, layers, n_draws, seed)
 

@@ -105,9 +105,7 @@ def posterior_draws(idata: Any, variable: str) -> np.ndarray | None:
     The ``posterior`` group is searched first, then any other group of draws (not
     ``log_likelihood``, ``observed_data``, ``sample_stats`` or ``constant_data``).
     """
-    groups = ["posterior"] + [
-        g for g in idata.groups() if g != "posterior" and g not in _NOT_DRAWS
-    ]
+    groups = ["posterior"] + [g for g in idata.groups() if g != "posterior" and g not in _NOT_DRAWS]
     for group_name in groups:
         group = getattr(idata, group_name, None)
         if group is not None and variable in group.data_vars:

@@ -28,7 +28,9 @@ PHASES = (
     "heavy_tailed",
     "rank_collapse",
 )
-"""The 5+1 phases, in the order of the report (DESIGN.md, "The 5+1 phases")."""
+"""The 5+1 phases, in the order of the report (DESIGN.md, "The 5+1 phases"). The same tuple as
+:data:`rmtfit.phases.PHASES` (a test checks it), written out here because importing the phases
+stage imports JAX, which the report of a fast analysis must not pay for."""
 
 POSTERIOR_QUANTITIES = ("alpha", "xmin", "sigma_mp", "lambda_plus", "num_spikes")
 CLASSICAL_FIELDS = (

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rmtfit.common import atomic_path
 
 __all__ = ["Spectrum", "Spectra", "Skipped", "save_spectra", "read_spectra"]
 
@@ -359,20 +360,10 @@ def save_spectra(spectra: Spectra, path: str | os.PathLike) -> Path:
     with :func:`os.replace`: on any failure no partial file is left and an existing ``path`` is
     untouched.
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path.parent}: directory does not exist; create it first.")
     ds = _to_xarray(spectra)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine=_ENGINE)
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as temporary:
+        ds.to_netcdf(temporary, engine=_ENGINE)
+    return Path(path)
 
 
 def read_spectra(path: str | os.PathLike) -> Spectra:
@@ -391,9 +382,3 @@ def read_spectra(path: str | os.PathLike) -> Spectra:
             f"{path}: not an rmtfit spectra netCDF file ({exc}); write one with "
             "`rmtfit spectra CHECKPOINT --out FILE.nc`."
         ) from None
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

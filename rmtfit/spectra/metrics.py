@@ -12,7 +12,13 @@ import numpy as np
 
 from rmtfit.spectra._types import Spectrum
 
-__all__ = ["SpectralMetrics", "spectral_metrics", "default_rank_tol", "numerically_zero", "ZERO_EPS"]
+__all__ = [
+    "SpectralMetrics",
+    "spectral_metrics",
+    "default_rank_tol",
+    "numerically_zero",
+    "ZERO_EPS",
+]
 
 _EPS = float(np.finfo(np.float64).eps)
 

@@ -8,8 +8,8 @@ import pytest
 from conftest import power_law_layers
 
 import rmtfit
-from rmtfit.inference import arviz_adapter as _arviz
 from rmtfit.inference import DiagnosticsWarning, _diagnostics, _engine
+from rmtfit.inference import arviz_adapter as _arviz
 
 
 def _ar1(rng, phi, chains, draws, shift=None):

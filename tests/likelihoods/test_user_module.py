@@ -111,7 +111,9 @@ def test_its_alpha_feeds_the_network_metrics(user_run):
     assert set(result["alpha_source"].values()) == {"user_spliced_pl"}
     assert len(result["alpha_source"]) == 2
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert report["summary"]["network"]["alpha"]["mean"] == pytest.approx(result["network_alpha"], rel=1e-9)
+    assert report["summary"]["network"]["alpha"]["mean"] == pytest.approx(
+        result["network_alpha"], rel=1e-9
+    )
 
 
 def test_it_takes_part_in_the_phases_as_a_tail_model(user_run):
