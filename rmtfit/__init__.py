@@ -75,17 +75,18 @@ def analyze(
     Analysis
     """
     import time
+    from dataclasses import replace
 
     from rmtfit.pipeline import analyze as run_pipeline
     from rmtfit.report import write_outputs
 
     analysis = run_pipeline(source, **options)
-    if out is not None:
-        start = time.perf_counter()
-        quiet = options.get("quiet", False) or not options.get("progress", True)
-        write_outputs(analysis, out, plots=plots, progress=not quiet)
-        analysis.timings["write"] = time.perf_counter() - start
-    return analysis
+    if out is None:
+        return analysis
+    start = time.perf_counter()
+    quiet = options.get("quiet", False) or not options.get("progress", True)
+    write_outputs(analysis, out, plots=plots, progress=not quiet)
+    return replace(analysis, timings={**analysis.timings, "write": time.perf_counter() - start})
 
 
 def __getattr__(name: str) -> Any:

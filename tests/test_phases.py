@@ -180,6 +180,28 @@ def test_rank_collapse_from_zero_eigenvalues():
         assert rank_collapse_probability(s)[1] < 1e-6
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_full_rank_heavy_tailed_matrix_is_not_rank_collapse(seed):
+    """The issue's false positive: float64 1000 x 500 Pareto mu = 1 entries, full rank by
+    numpy.linalg.matrix_rank, had P_RC = 1 under a tolerance relative to lambda_max."""
+    rng = np.random.default_rng(seed)
+    heavy = (rng.pareto(1.0, size=(1000, 500)) + 1.0) * rng.choice([-1.0, 1.0], size=(1000, 500))
+    assert np.linalg.matrix_rank(heavy) == 500
+    spectrum = _spectrum(heavy, "heavy")
+    fraction, p = rank_collapse_probability(spectrum)
+    assert fraction == 0.0 and p < 1e-6
+    result = phase_probabilities({"spliced_pl": _tail_fit(spectrum, 2.0)}, spectrum)
+    assert result.map_phase == "heavy_tailed" and result["rank_collapse"] < 1e-6
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_low_rank_products_are_rank_collapse_in_either_precision(dtype):
+    rng = np.random.default_rng(7)
+    low_rank = (rng.normal(size=(400, 10)) @ rng.normal(size=(10, 200))).astype(dtype)
+    fraction, p = rank_collapse_probability(_spectrum(low_rank, "collapsed"))
+    assert fraction == pytest.approx(190 / 200) and p > 0.999
+
+
 def test_thresholds_can_be_overridden_and_unknown_names_are_errors(gaussian):
     fit = {"spliced_pl": _tail_fit(gaussian, 5.0)}
     assert phase_probabilities(fit, gaussian)["bulk_decay"] > 0.99

@@ -106,10 +106,14 @@ THRESHOLDS: dict[str, Threshold] = {
         Threshold(
             "rank_zero_eps",
             _EPS_FLOAT32,
-            "eigenvalue i is zero when sqrt(lambda_i) < max(N, M) * eps * sqrt(lambda_max)",
-            "numpy.linalg.matrix_rank default tolerance (also WeightWatcher's rank_loss), with the "
-            "float32 eps of stored weights. Calibration: Gaussian and Pareto mu = 1 matrices "
-            "(N <= 1000) have < 2% such eigenvalues; low-rank products in float32 have all.",
+            "eigenvalue i is zero when lambda_i <= max(eps^2 (sqrt N + sqrt M)^2 mean(w^2), "
+            "max(N, M) eps_64 lambda_max) (rmtfit.spectra.numerically_zero)",
+            "the edge of the float32 rounding noise of the stored weights (a random matrix with "
+            "entries eps |w|), and the float64 Gram matrix's accuracy. Not relative to lambda_max "
+            "(numpy.linalg.matrix_rank's rule): a heavy-tailed matrix's lambda_max is enormous. "
+            "Calibration (tests/test_phases.py): Gaussian and Pareto mu = 1 matrices up to "
+            "1000 x 500 have no zero eigenvalue; low-rank products in float32 or float64 are "
+            "zero beyond their rank.",
         ),
         Threshold(
             "rank_collapse_fraction",

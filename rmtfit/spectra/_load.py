@@ -164,15 +164,37 @@ def _process(
     if problem:
         yield Skipped(entry.name, entry.shape, f"{problem}; the layer was not analysed", True)
         return
+    degenerate = _degenerate(array)
+    if degenerate:
+        yield Skipped(entry.name, entry.shape, f"{degenerate}; the layer was not analysed", False)
+        return
     if plan.note:
         notes[entry.name] = plan.note
-    if not np.any(array):
-        notes[entry.name] = "all weights are zero: every eigenvalue is 0 (complete rank collapse)"
     for target in make_targets(array, plan, options.conv):
         queue.add(target.name, target.slices)
         yield _Pending(
             target.name, target.kind, target.N, target.M, target.slices.shape[0], entry.origin
         )
+
+
+def _degenerate(array: np.ndarray) -> str:
+    """Describe a matrix with no spectrum to fit (all zero, or one value everywhere), else "".
+
+    An all-zero tensor has every eigenvalue at 0 and a constant one a single non-zero eigenvalue
+    (``c^2 N M``) and M - 1 zeros: neither has a bulk or a tail, so no likelihood, classical
+    estimate or phase applies. They are reported as skipped with this reason.
+    """
+    if array.size == 0:
+        return ""
+    first = array.flat[0]
+    if not np.all(array == first):
+        return ""
+    if first == 0:
+        return "all weights are zero (an untrained, pruned or unused layer): every eigenvalue is 0"
+    return (
+        f"every weight equals {float(first):.6g}: a rank-one matrix whose spectrum is one "
+        "eigenvalue and zeros, with no bulk to fit"
+    )
 
 
 def _non_finite(array: np.ndarray) -> str:

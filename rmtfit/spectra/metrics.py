@@ -153,13 +153,24 @@ def _normalised_entropy(kept: np.ndarray) -> float:
 
 
 def numerically_zero(spectrum: Spectrum, *, eps: float = ZERO_EPS) -> np.ndarray:
-    """Boolean mask of the eigenvalues that are numerically zero.
+    r"""Boolean mask of the eigenvalues that are numerically zero.
 
-    Eigenvalue ``i`` is zero when its singular value is below ``max(N, M) * eps * s_max`` (the
-    default tolerance of ``numpy.linalg.matrix_rank`` in the precision ``eps`` of the stored
-    weights), that is when ``lambda_i <= lambda_max * (max(N, M) * eps) ** 2``; every eigenvalue
-    of an all-zero spectrum is zero. The pipeline leaves these out of the Bayesian fits; the
-    phase rules read them as the evidence of Rank-collapse.
+    Two errors limit how small an eigenvalue can be and still be told from zero:
+
+    * the rounding of the stored weights, ``E`` with entries of size ``eps |w_ij|``: its
+      singular values reach about ``eps * rms(W) * (sqrt(N) + sqrt(M))`` (the edge of a random
+      matrix with that entry scale), so eigenvalues below
+      :math:`\epsilon^2 (\sqrt N + \sqrt M)^2 \sum_j \lambda_j / (N M s)` (``s`` slices) are
+      rounding noise. The scale is the root-mean-square weight, not ``s_max``: a heavy-tailed
+      matrix, whose largest entries make ``lambda_max`` enormous, stays full rank (a rank-one
+      error in its largest entry moves each singular value at most to its neighbour);
+    * the float64 Gram matrix the default solver diagonalises, accurate to about
+      ``max(N, M) * eps_float64 * lambda_max`` (:func:`default_rank_tol`).
+
+    Eigenvalue ``i`` is zero when it is below the larger of the two; every eigenvalue of an
+    all-zero spectrum is zero. The pipeline leaves them out of the Bayesian fits; the phase rules
+    read them as the evidence of Rank-collapse. For eigenvalues computed with the SVD path the
+    second bound is pessimistic.
     """
     ev = np.asarray(spectrum.eigenvalues, dtype=np.float64)
     if ev.size == 0:
@@ -167,5 +178,8 @@ def numerically_zero(spectrum: Spectrum, *, eps: float = ZERO_EPS) -> np.ndarray
     top = float(np.max(ev))
     if not top > 0:
         return np.ones(ev.shape, dtype=bool)
-    tolerance = top * (max(spectrum.N, spectrum.M) * float(eps)) ** 2
-    return ev <= tolerance
+    n, m = int(spectrum.N), int(spectrum.M)
+    slices = max(int(getattr(spectrum, "num_slices", 1) or 1), 1)
+    mean_square = float(np.sum(np.clip(ev, 0.0, None))) / (n * m * slices)
+    rounding = (float(eps) * (np.sqrt(n) + np.sqrt(m))) ** 2 * mean_square
+    return ev <= max(rounding, default_rank_tol(top, n, m))

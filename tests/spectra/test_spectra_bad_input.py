@@ -154,17 +154,6 @@ def test_finite_check_survives_an_overflowing_sum():
     assert _non_finite(half) == "contains 0 NaN and 2 Inf values"
 
 
-def test_all_zero_matrix_is_analysed_and_noted():
-    spectra = load_spectra({"dead.weight": np.zeros((10, 4), dtype=np.float32)})
-    s = spectra["dead.weight"]
-    np.testing.assert_array_equal(s.eigenvalues, np.zeros(4))
-    assert "all weights are zero" in spectra.meta["notes"]["dead.weight"]
-    metrics = spectral_metrics(s)
-    assert metrics.numerical_rank == 0 and metrics.rank_loss == 4
-    assert np.isnan(metrics.stable_rank) and np.isnan(metrics.entropy)
-    assert metrics.log_norm == -np.inf
-
-
 @pytest.mark.parametrize("shape", [(1, 17), (17, 1)])
 def test_one_by_m_matrix(shape, rng):
     w = rng.standard_normal(shape)
