@@ -254,3 +254,60 @@ def test_rmtfit_compare_stays_the_function_after_its_submodule_is_imported(first
     code = f"{first}\nimport rmtfit\nassert callable(rmtfit.compare), type(rmtfit.compare)\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def _independent_loo(idata):
+    """Pointwise elpd_loo straight from ``arviz.loo`` (not through rmtfit's adapter)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter")
+        return np.asarray(az.loo(idata, pointwise=True).loo_i.values, dtype=np.float64)
+
+
+@pytest.mark.parametrize("method", ["stacking", "pseudo-BMA+", "pseudo-BMA"])
+def test_rmtfit_compare_weights_by_each_method(method):
+    """``rmtfit.compare(..., method=...)``: each weighting checked against a computation made here
+    from ArviZ's pointwise elpd_loo: softmax of the totals (pseudo-BMA), the Bayesian bootstrap
+    of Yao et al. (2018, eq. 9; pseudo-BMA+) and the stacking optimum (its KKT conditions)."""
+    import rmtfit
+
+    _, idatas = _three_models()
+    result = rmtfit.compare(idatas, layer="fc1", method=method, seed=11)
+    assert result.weight_method == method and result.reliable
+    names = list(idatas)
+    elpd_i = np.column_stack([_independent_loo(idatas[n]) for n in names])
+    ours = np.array([result[n].weight for n in names])
+    assert ours.sum() == pytest.approx(1.0, abs=1e-12) and np.all(ours >= 0)
+    if method == "pseudo-BMA":
+        totals = elpd_i.sum(axis=0)
+        expected = np.exp(totals - totals.max()) / np.exp(totals - totals.max()).sum()
+        np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-14)
+    elif method == "pseudo-BMA+":
+        n = elpd_i.shape[0]
+        u = np.random.default_rng(11).dirichlet(np.ones(n), size=1000)
+        z = n * (u @ elpd_i)
+        softmax = np.exp(z - z.max(axis=1, keepdims=True))
+        expected = (softmax / softmax.sum(axis=1, keepdims=True)).mean(axis=0)
+        np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-14)
+        assert not np.allclose(
+            ours, [r.weight for r in compare(idatas, method="pseudo-BMA").models]
+        )
+    else:
+        dens = np.exp(elpd_i - elpd_i.max(axis=1, keepdims=True))
+        gradient = np.sum(dens / (dens @ ours)[:, None], axis=0)  # d score / d w_k
+        # KKT on the simplex: every model with weight > 0 has the largest gradient (= n)
+        assert gradient[ours > 1e-6] == pytest.approx(elpd_i.shape[0], rel=1e-4)
+        assert np.all(gradient[ours <= 1e-6] <= elpd_i.shape[0] * (1 + 1e-4))
+        ref = _arviz_compare(idatas, method="stacking")
+        assert ours == pytest.approx(ref.loc[names, "weight"].to_numpy(dtype=float), abs=2e-3)
+
+
+def test_rmtfit_compare_with_an_unknown_method_names_the_allowed_ones():
+    import rmtfit
+
+    _, idatas = _three_models()
+    with pytest.raises(ValueError) as info:
+        rmtfit.compare(idatas, method="BB-pseudo-BMA")
+    message = str(info.value)
+    assert "method='BB-pseudo-BMA' is not supported" in message
+    for allowed in ("stacking", "pseudo-BMA+", "pseudo-BMA"):
+        assert repr(allowed) in message

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rmtfit.cli._exit import UsageError
+from rmtfit.cli._paths import check_out_file, check_out_folder
 
 __all__ = ["add_commands", "compare_checkpoints"]
 
@@ -136,6 +137,7 @@ def _analyze_and_write(args: argparse.Namespace, source: Any, out: Path) -> int:
     from rmtfit.pipeline import analyze
     from rmtfit.report import print_summary, write_outputs
 
+    check_out_folder(out)
     _announce_out(out, args.quiet)
     analysis = analyze(
         source,
@@ -179,6 +181,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     for path in (args.a, args.b):
         if not Path(path).exists():
             raise FileNotFoundError(f"{path}: no such file or folder; check the path.")
+    if args.out is not None:
+        check_out_file(Path(args.out), example="comparison.json")
     return compare_checkpoints(
         args.a,
         args.b,

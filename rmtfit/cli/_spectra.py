@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rmtfit.cli._exit import EXIT_LAYERS_FAILED, EXIT_OK
+from rmtfit.cli._paths import check_out_file
 from rmtfit.spectra.eigen import BACKENDS, DEVICES, METHODS
 from rmtfit.spectra.layers import CONV_MODES
 
@@ -53,6 +54,8 @@ def run_spectra(args: argparse.Namespace) -> int:
     from rmtfit.spectra import default_network_path, load_spectra, save_spectra
 
     source = args.path if args.path is not None else default_network_path()
+    if args.out is not None:
+        check_out_file(args.out, example="spectra.nc")
     spectra = load_spectra(
         source,
         include=args.include,

@@ -5,7 +5,8 @@ The work, for each likelihood:
 1. *prepare* each layer: the observations the likelihood explains, its context, its starting
    values (``lik.init`` on the context, the classical estimates). A layer with too few
    observations, or no classical xmin for a tail likelihood, is ``not_fitted`` with the reason;
-   an exception in the likelihood's own code is ``failed`` with the message;
+   an exception in the likelihood's own code, or in the classical fit of the layer, is
+   ``failed`` with the message;
 2. *batch*: pad layers into few size buckets (:mod:`rmtfit.inference._batch`);
 3. *sample*: one compiled NUTS program per (likelihood, bucket), vmapped over the chains of a
    layer and called once per layer on a small thread pool (compiling and running release the
@@ -130,22 +131,30 @@ def _likelihood_list(likelihoods: Any) -> list[Any]:
     return out
 
 
-def _classical_map(spectra: list[Any], classical: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The classical fit of every layer: the given ones, the rest computed here."""
+def _classical_map(
+    spectra: list[Any], classical: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The classical fit of every layer (the given ones, the rest computed here), and the
+    reason of every layer whose classical fit raised (its pairs are then ``failed``)."""
     out = dict(classical or {})
+    errors: dict[str, str] = {}
     missing = [s for s in spectra if s.name not in out]
     if not missing:
-        return out
+        return out, errors
     try:
         from rmtfit.classical import fit_classical
     except ImportError:
-        return {**{s.name: None for s in missing}, **out}
+        return {**{s.name: None for s in missing}, **out}, errors
     for s in missing:
         try:
             out[s.name] = fit_classical(s)
-        except Exception:  # the likelihoods that need it will say so, per layer
+        except Exception as exc:  # the layer is kept, its pairs failed with this reason
             out[s.name] = None
-    return out
+            errors[s.name] = (
+                f"layer {s.name!r}: classical fit failed: {type(exc).__name__}: {exc}; pass "
+                f"classical={{{s.name!r}: None}} to fit the full-spectrum likelihoods without it"
+            )
+    return out, errors
 
 
 def prepare(lik: Any, spectrum: Any, classical: Any) -> Prepared | tuple[str, str]:
@@ -273,7 +282,9 @@ def fit(
     classical
         Layer name -> :class:`~rmtfit.classical.ClassicalFit`; layers missing here are fitted
         with :func:`rmtfit.classical.fit_classical`. Tail likelihoods take their xmin from it and
-        every chain starts at the estimates it implies (``lik.init``).
+        every chain starts at the estimates it implies (``lik.init``). When that classical fit
+        raises, every pair of the layer is ``failed`` with "classical fit failed: <error>"
+        (``classical={name: None}`` fits the layer without classical estimates).
     seed
         Seed of every random choice (same seed, same output). A pair's draws depend only on the
         seed, the likelihood and the layer name, not on the other layers of the run.
@@ -337,7 +348,7 @@ def fit(
     enable_x64()
     items = _spectra_list(spectra)
     liks = _likelihood_list(likelihoods)
-    classical_map = _classical_map(items, classical)
+    classical_map, classical_errors = _classical_map(items, classical)
     _nuts.enable_compilation_cache()
 
     status: dict[tuple[str, str], tuple[str, str]] = {}
@@ -345,6 +356,9 @@ def fit(
     for lik in liks:
         prepared[lik.name] = []
         for s in items:
+            if s.name in classical_errors:
+                status[(s.name, lik.name)] = ("failed", classical_errors[s.name])
+                continue
             p = prepare(lik, s, classical_map.get(s.name))
             if isinstance(p, Prepared):
                 prepared[lik.name].append(p)

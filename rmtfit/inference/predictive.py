@@ -17,9 +17,10 @@ def predictive_draws(
 ) -> dict[str, np.ndarray]:
     """Replicated spectra ``(n_draws, n_obs)`` of ``likelihood`` for each of ``layers``.
 
-    One compiled sampler serves every layer: the layers are stacked, each draws ``max n``
-    observations at ``n_draws`` random posterior draws, and each keeps its first ``n``. That is
-    exact for likelihoods whose observations are independent given the parameters; a joint
+    One compiled sampler serves every layer: each layer draws ``max n`` observations at
+    ``n_draws`` random posterior draws (in batches of :data:`DRAWS_PER_BATCH`, so memory stays
+    bounded) and keeps its first ``n``. That is exact for likelihoods whose observations are
+    independent given the parameters; a joint
     likelihood (``Likelihood.joint``, e.g. the top-k Frechet model) goes through
     :meth:`rmtfit.Fits.posterior_predictive` one layer at a time. Layers are those of ``fits``
     with draws (status ok or flagged); a likelihood without a ``sample`` function gives ``{}``.
@@ -34,6 +35,13 @@ def predictive_draws(
     return _stacked(fits, lik, layers, n_draws, seed)
 
 
+DRAWS_PER_BATCH = 10
+"""Posterior draws sampled at once. A sampler may build per-draw tables (the truncated MP bulk of
+``spliced_mp`` tabulates its CDF for each draw's xmin: megabytes per draw), so the draws of a
+layer go through :func:`jax.lax.map` in batches of this many and memory stays bounded however
+many layers and draws there are."""
+
+
 def _stacked(
     fits: Any, lik: Any, layers: Sequence[str], n_draws: int, seed: int
 ) -> dict[str, np.ndarray]:
@@ -43,27 +51,25 @@ def _stacked(
     rng = np.random.default_rng(seed)
     per_layer = [fits[name, lik.name] for name in layers]
     n_max = max(int(f.observed.size) for f in per_layer)
-    params: dict[str, list[np.ndarray]] = {k: [] for k in per_layer[0].parameters}
-    context: dict[str, list[float]] = {k: [] for k in per_layer[0].context}
-    for f in per_layer:
-        c, d = f.num_chains, f.num_draws
-        chain, draw = np.divmod(rng.choice(c * d, n_draws, replace=c * d < n_draws), d)
-        for k in params:
-            params[k].append(np.asarray(f.posterior[k][chain, draw], dtype=np.float64))
-        for k in context:
-            context[k].append(float(f.context[k]))
-    stacked_params = {k: np.stack(v) for k, v in params.items()}
-    stacked_context = {k: np.asarray(v, dtype=np.float64) for k, v in context.items()}
     keys = jax.random.split(jax.random.PRNGKey(seed), len(layers) * n_draws)
     keys = keys.reshape(len(layers), n_draws, *keys.shape[1:])
 
-    def one(key: Any, p: Any, ctx: Any) -> Any:
-        return lik.sample(key, p, ctx, n_max)
+    def one_layer(layer_keys: Any, params: Any, context: Any) -> Any:
+        def one(item: Any) -> Any:
+            key, p = item
+            return lik.sample(key, p, context, n_max)
 
-    per_draw = jax.vmap(one, in_axes=(0, 0, None))
-    sample = jax.jit(jax.vmap(per_draw, in_axes=(0, 0, 0)))
-    result = np.asarray(sample(keys, stacked_params, stacked_context))
-    return {
-        name: result[i, :, : int(f.observed.size)]
-        for i, (name, f) in enumerate(zip(layers, per_layer, strict=True))
-    }
+        return jax.lax.map(one, (layer_keys, params), batch_size=DRAWS_PER_BATCH)
+
+    sample = jax.jit(one_layer)  # one program: every layer has the same shapes
+    out = {}
+    for i, (name, f) in enumerate(zip(layers, per_layer, strict=True)):
+        c, d = f.num_chains, f.num_draws
+        chain, draw = np.divmod(rng.choice(c * d, n_draws, replace=c * d < n_draws), d)
+        params = {
+            k: np.asarray(f.posterior[k][chain, draw], dtype=np.float64) for k in f.parameters
+        }
+        context = {k: np.float64(f.context[k]) for k in f.context}
+        values = np.asarray(sample(keys[i], params, context))
+        out[name] = values[:, : int(f.observed.size)]
+    return out

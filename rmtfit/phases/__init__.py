@@ -5,22 +5,18 @@ full-spectrum likelihood and averages the conditions with the stacking weights o
 :func:`rmtfit.comparison.compare`. Which rule applies to a likelihood is its declared kind
 (:class:`rmtfit.Roles`: ``mp`` or ``tail``), and the draws it reads are those of its declared
 roles, so a user's likelihood takes part exactly as a built-in does. Every number of the rules
-lives in :data:`THRESHOLDS` with its source; see :mod:`rmtfit.phases._phases` and
-``docs/phases.md``.
+lives in :data:`THRESHOLDS` (:mod:`rmtfit.phases._thresholds`) with its source; the rules are in
+:mod:`rmtfit.phases._phases`; ``docs/phases.md`` explains and calibrates both.
 """
 
 from rmtfit.phases._phases import (
-    PHASE_LABELS,
-    PHASES,
-    THRESHOLDS,
-    PhaseResult,
-    PhaseSummary,
-    Threshold,
     network_phases,
     phase_probabilities,
     rank_collapse_probability,
     summarize_phases,
 )
+from rmtfit.phases._results import PhaseResult, PhaseSummary
+from rmtfit.phases._thresholds import PHASE_LABELS, PHASES, THRESHOLDS, Threshold
 
 __all__ = [
     "PHASES",

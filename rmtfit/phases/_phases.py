@@ -20,14 +20,19 @@ where ``w_k`` are the stacking weights of the full-spectrum likelihoods (:func:`
   five phases share the remaining ``1 - P_RC`` (a collapsed layer's fits describe its non-zero part).
 * **MP-kind likelihoods** (MP bulk + spikes) give, per draw, the bulk edge ``lambda_+`` and the
   Tracy-Widom scale ``s``; the TW band is ``(lambda_+, T]`` with ``T = lambda_+ + c s`` and ``c`` the
-  ``tw_band_prob`` quantile of the largest of ``num_slices`` TW1 variables. A draw is
-  *Bulk+Spikes* when at least one eigenvalue lies beyond ``T`` (its spike count ``K`` is the number
-  of them), else *Bleeding-out* when more than ``edge_excess_per_slice * num_slices`` eigenvalues lie
-  inside the band (mass just above the edge that is not separated: exactly the eigenvalues whose
-  spike membership the mixture cannot decide), else *Random-like*.
+  ``tw_band_prob`` quantile of the largest of ``num_slices`` TW1 variables. With ``K`` the number
+  of eigenvalues beyond ``T``, a draw is *Bulk+Spikes* when ``1 <= K <= max(1,
+  spike_fraction_max * n)`` (a few separated spikes), *Bulk-decay* when ``K`` is larger (many
+  outliers: a continuum leaving the bulk, not a few spikes), else *Bleeding-out* when more than
+  ``edge_excess_per_slice * num_slices`` eigenvalues lie inside the band (mass just above the edge
+  that is not separated: exactly the eigenvalues whose spike membership the mixture cannot
+  decide), else *Random-like*.
 * **Tail-kind likelihoods** (bulk + power-law tail) give, per draw, the exponent ``alpha``:
   *Heavy-tailed* when ``alpha <= alpha_heavy``, *Bulk-decay* when ``alpha_heavy < alpha <=
   alpha_random``, and *Random-like* above (a tail that steep is an MP edge, not a power law).
+
+A spectrum of fewer than ``min_phase_evals`` eigenvalues gets no phase (a ``ValueError`` that the
+pipeline reports as the layer's reason): a handful of eigenvalues cannot tell a bulk from a tail.
 
 Every number lives in :data:`THRESHOLDS` with its source; ``docs/phases.md`` gives the table and
 its calibration.
@@ -36,12 +41,13 @@ its calibration.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from rmtfit.comparison import Comparison, compare
+from rmtfit.phases._results import PhaseResult, PhaseSummary
+from rmtfit.phases._thresholds import MAIN_PHASES, PHASES, THRESHOLDS, TW1_GAMMA
 from rmtfit.posterior import (
     LayerPosteriors,
     layer_posteriors,
@@ -50,215 +56,13 @@ from rmtfit.posterior import (
     role_draws,
 )
 from rmtfit.spectra import numerically_zero
-from rmtfit.spectra.metrics import ZERO_EPS
 
 __all__ = [
-    "PHASES",
-    "PHASE_LABELS",
-    "Threshold",
-    "THRESHOLDS",
-    "PhaseResult",
-    "PhaseSummary",
     "phase_probabilities",
     "network_phases",
     "summarize_phases",
     "rank_collapse_probability",
 ]
-
-PHASES: tuple[str, ...] = (
-    "random_like",
-    "bleeding_out",
-    "bulk_spikes",
-    "bulk_decay",
-    "heavy_tailed",
-    "rank_collapse",
-)
-"""The 5+1 phases in order of increasing self-regularization, Rank-collapse last."""
-
-PHASE_LABELS: dict[str, str] = {
-    "random_like": "Random-like",
-    "bleeding_out": "Bleeding-out",
-    "bulk_spikes": "Bulk+Spikes",
-    "bulk_decay": "Bulk-decay",
-    "heavy_tailed": "Heavy-tailed",
-    "rank_collapse": "Rank-collapse",
-}
-
-_MAIN = PHASES[:5]
-_EPS_FLOAT32 = ZERO_EPS
-# Chiani (2014) shifted-gamma approximation of TW1: TW1 ~ Gamma(k, theta) - shift.
-_TW1_GAMMA = (46.446, 0.186054, 9.84801)
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """One number of the phase rules, with where it comes from."""
-
-    name: str
-    value: float
-    rule: str
-    source: str
-
-
-THRESHOLDS: dict[str, Threshold] = {
-    t.name: t
-    for t in (
-        Threshold(
-            "rank_zero_eps",
-            _EPS_FLOAT32,
-            "eigenvalue i is zero when lambda_i <= max(eps^2 (sqrt N + sqrt M)^2 mean(w^2), "
-            "max(N, M) eps_64 lambda_max) (rmtfit.spectra.numerically_zero)",
-            "the edge of the float32 rounding noise of the stored weights (a random matrix with "
-            "entries eps |w|), and the float64 Gram matrix's accuracy. Not relative to lambda_max "
-            "(numpy.linalg.matrix_rank's rule): a heavy-tailed matrix's lambda_max is enormous. "
-            "Calibration (tests/test_phases.py): Gaussian and Pareto mu = 1 matrices up to "
-            "1000 x 500 have no zero eigenvalue; low-rank products in float32 or float64 are "
-            "zero beyond their rank.",
-        ),
-        Threshold(
-            "rank_collapse_fraction",
-            0.10,
-            "P_RC = P(zero fraction > 0.10) under Beta(n0 + 1/2, n - n0 + 1/2)",
-            "M&M 2021 ('a large mass at 0'): chosen as 10%, far above what MP with Q = 1 puts below "
-            "the zero tolerance (< 0.5% for N >= 200); to be checked on models/.",
-        ),
-        Threshold(
-            "tw_band_prob",
-            0.999,
-            "T = lambda_+ + c s with c the 0.999 quantile of max of num_slices TW1 variables",
-            "Tracy-Widom edge (Johnstone 2001), TW1 by Chiani's (2014) shifted gamma: c = 3.25 for "
-            "one slice. Simulated Gaussian N x M (N <= 1000): P(lambda_1 > T) <= 1%.",
-        ),
-        Threshold(
-            "edge_excess_per_slice",
-            1.0,
-            "Bleeding-out when #{lambda_+ < lambda_i <= T} > 1 * num_slices (and nothing beyond T)",
-            "Simulated Gaussian N x M with known sigma: P(lambda_1 > lambda_+) = 0.13-0.20, "
-            "P(lambda_2 > lambda_+) <= 0.003, so two eigenvalues above the edge are not TW noise.",
-        ),
-        Threshold(
-            "alpha_heavy",
-            4.0,
-            "Heavy-tailed when alpha <= 4 (tail-kind likelihoods)",
-            "M&M 2019 (seed table: 2 < mu < 4 gives fitted alpha up to about 4) and DESIGN.md: "
-            "Heavy-tailed alpha about 2-4 (moderate) or below 2 (very heavy).",
-        ),
-        Threshold(
-            "alpha_very_heavy",
-            2.0,
-            "reported as p_very_heavy = P(alpha < 2); not a separate phase",
-            "M&M 2019: mu < 2 gives alpha = 1 + mu / 2 < 2 (very heavy-tailed universality class); "
-            "WeightWatcher flags alpha < 2 as over-trained.",
-        ),
-        Threshold(
-            "alpha_random",
-            8.0,
-            "Bulk-decay when 4 < alpha <= 8; alpha > 8 counts as Random-like",
-            "DESIGN.md: Bulk-decay alpha 'about 4 to 6+'; WeightWatcher flags alpha > 6 as "
-            "under-trained. 8 leaves the 6-8 range to Bulk-decay; to be checked on models/.",
-        ),
-    )
-}
-"""The single table of phase thresholds (override per call with ``thresholds={name: value}``)."""
-
-
-@dataclass(frozen=True)
-class PhaseResult:
-    """Phase probabilities of one layer.
-
-    ``probabilities`` maps every name of :data:`PHASES` to its probability (they sum to 1);
-    ``model_probabilities`` gives, per likelihood, the probabilities of the five phases other than
-    Rank-collapse under that likelihood alone; ``num_spikes`` is the distribution of the number of
-    eigenvalues beyond the TW band under the MP-kind likelihoods (their weights renormalised).
-    """
-
-    layer: str
-    probabilities: Mapping[str, float]
-    map_phase: str
-    p_rank_collapse: float
-    zero_fraction: float
-    model_weights: Mapping[str, float]
-    model_kinds: Mapping[str, str]
-    model_probabilities: Mapping[str, Mapping[str, float]]
-    num_spikes: Mapping[int, float]
-    p_very_heavy: float
-    notes: tuple[str, ...] = ()
-
-    def __getitem__(self, phase: str) -> float:
-        return float(self.probabilities[phase])
-
-    @property
-    def num_spikes_mean(self) -> float:
-        if not self.num_spikes:
-            return float("nan")
-        return float(sum(k * p for k, p in self.num_spikes.items()))
-
-    @property
-    def num_spikes_map(self) -> int | None:
-        if not self.num_spikes:
-            return None
-        return int(max(self.num_spikes.items(), key=lambda kv: kv[1])[0])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "probabilities": {p: float(self.probabilities[p]) for p in PHASES},
-            "map_phase": self.map_phase,
-            "p_rank_collapse": self.p_rank_collapse,
-            "zero_fraction": self.zero_fraction,
-            "model_weights": dict(self.model_weights),
-            "model_kinds": dict(self.model_kinds),
-            "model_probabilities": {k: dict(v) for k, v in self.model_probabilities.items()},
-            "num_spikes": {str(k): v for k, v in self.num_spikes.items()},
-            "num_spikes_mean": self.num_spikes_mean,
-            "p_very_heavy": self.p_very_heavy,
-            "notes": list(self.notes),
-        }
-
-    def __repr__(self) -> str:
-        probs = ", ".join(f"{p}={self.probabilities[p]:.2f}" for p in PHASES)
-        return f"PhaseResult(layer={self.layer!r}, map={self.map_phase!r}, {probs})"
-
-
-@dataclass(frozen=True)
-class PhaseSummary:
-    """Network-level phase summary: expected number of layers per phase and mean probabilities."""
-
-    layers: tuple[PhaseResult, ...]
-    failed: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def expected_counts(self) -> dict[str, float]:
-        return {p: float(sum(r.probabilities[p] for r in self.layers)) for p in PHASES}
-
-    @property
-    def mean_probabilities(self) -> dict[str, float]:
-        n = len(self.layers)
-        return {p: (c / n if n else float("nan")) for p, c in self.expected_counts.items()}
-
-    @property
-    def map_counts(self) -> dict[str, int]:
-        return {p: sum(r.map_phase == p for r in self.layers) for p in PHASES}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "num_layers": len(self.layers),
-            "expected_counts": self.expected_counts,
-            "mean_probabilities": self.mean_probabilities,
-            "map_counts": self.map_counts,
-            "layers": [r.to_dict() for r in self.layers],
-            "failed": dict(self.failed),
-        }
-
-    def to_table(self) -> Any:
-        """A ``pandas.DataFrame``: one row per layer, a column per phase plus ``map_phase``."""
-        import pandas as pd
-
-        rows = [
-            {"layer": r.layer, **r.probabilities, "map_phase": r.map_phase} for r in self.layers
-        ]
-        return pd.DataFrame(rows, columns=["layer", *PHASES, "map_phase"]).set_index("layer")
-
 
 # --- entry points -------------------------------------------------------------------------------
 
@@ -298,8 +102,18 @@ def phase_probabilities(
     """
     values = _threshold_values(thresholds)
     layer = str(spectrum.name)
+    n_evals = int(np.asarray(spectrum.eigenvalues).size)
+    if n_evals < values["min_phase_evals"]:
+        raise ValueError(
+            f"layer {layer!r}: {n_evals} eigenvalues, fewer than the "
+            f"{int(values['min_phase_evals'])} a phase needs (min_phase_evals, calibrated on the "
+            "synthetic phase suite); no phase is assigned"
+        )
     full = {n: d for n, d in idatas.items() if likelihood_family(n, d) == "full"}
     if not full:
+        collapsed = _collapsed_without_fits(spectrum, values, layer)
+        if collapsed is not None:
+            return collapsed
         raise ValueError(
             f"layer {layer!r}: the phases need at least one full-spectrum likelihood fit "
             f"(e.g. mp_spikes and spliced_pl); fitted here: {sorted(idatas)}."
@@ -338,7 +152,7 @@ def phase_probabilities(
         per_model[name] = probs
     zero_fraction, p_rc = rank_collapse_probability(spectrum, thresholds=values)
     probabilities = {
-        p: (1.0 - p_rc) * sum(usable[n] * per_model[n][p] for n in usable) for p in _MAIN
+        p: (1.0 - p_rc) * sum(usable[n] * per_model[n][p] for n in usable) for p in MAIN_PHASES
     }
     probabilities["rank_collapse"] = p_rc
     return PhaseResult(
@@ -387,6 +201,35 @@ def network_phases(
     return PhaseSummary(layers=tuple(results), failed=failed)
 
 
+def _collapsed_without_fits(
+    spectrum: Any, values: Mapping[str, float], layer: str
+) -> PhaseResult | None:
+    """The phases of a layer whose non-zero part is too small to fit, when it is rank-collapsed.
+
+    Rank-collapse is read from the spectrum alone, so a collapsed layer needs no fit to be
+    called one; the other five phases share ``1 - P_RC`` equally (nothing is known about them).
+    ``None`` when the layer is not collapsed (``P_RC < 0.5``): then a fit is needed.
+    """
+    zero_fraction, p_rc = rank_collapse_probability(spectrum, thresholds=values)
+    if p_rc < 0.5:
+        return None
+    probabilities = {p: (1.0 - p_rc) / len(MAIN_PHASES) for p in MAIN_PHASES}
+    probabilities["rank_collapse"] = p_rc
+    return PhaseResult(
+        layer=layer,
+        probabilities=probabilities,
+        map_phase=max(PHASES, key=lambda p: probabilities[p]),
+        p_rank_collapse=p_rc,
+        zero_fraction=zero_fraction,
+        model_weights={},
+        model_kinds={},
+        model_probabilities={},
+        num_spikes={},
+        p_very_heavy=0.0,
+        notes=("no full-spectrum fit of the non-zero part: the other phases share 1 - P_RC",),
+    )
+
+
 def summarize_phases(results: Iterable[PhaseResult]) -> PhaseSummary:
     """Network summary of per-layer :class:`PhaseResult` values."""
     return PhaseSummary(layers=tuple(results))
@@ -424,12 +267,15 @@ def _mp_phase_probabilities(
     beyond = ev.size - np.searchsorted(ev, band, side="right")
     above_edge = ev.size - np.searchsorted(ev, lambda_plus, side="right")
     in_band = above_edge - beyond
-    spikes = beyond >= 1
-    bleeding = ~spikes & (in_band > values["edge_excess_per_slice"] * slices)
-    probs = {p: 0.0 for p in _MAIN}
+    few = max(1, int(values["spike_fraction_max"] * ev.size))
+    spikes = (beyond >= 1) & (beyond <= few)
+    many = beyond > few
+    bleeding = (beyond == 0) & (in_band > values["edge_excess_per_slice"] * slices)
+    probs = {p: 0.0 for p in MAIN_PHASES}
     probs["bulk_spikes"] = float(np.mean(spikes))
+    probs["bulk_decay"] = float(np.mean(many))
     probs["bleeding_out"] = float(np.mean(bleeding))
-    probs["random_like"] = float(np.mean(~spikes & ~bleeding))
+    probs["random_like"] = float(np.mean((beyond == 0) & ~bleeding))
     counts, freq = np.unique(beyond, return_counts=True)
     return probs, {int(k): float(f) / beyond.size for k, f in zip(counts, freq, strict=True)}
 
@@ -446,7 +292,7 @@ def _tail_phase_probabilities(
             "exponent."
         )
     alpha = alpha.ravel()
-    probs = {p: 0.0 for p in _MAIN}
+    probs = {p: 0.0 for p in MAIN_PHASES}
     probs["heavy_tailed"] = float(np.mean(alpha <= values["alpha_heavy"]))
     probs["bulk_decay"] = float(
         np.mean((alpha > values["alpha_heavy"]) & (alpha <= values["alpha_random"]))
@@ -482,7 +328,7 @@ def _mp_edge_draws(
 def _tw_quantile(prob: float) -> float:
     from scipy.stats import gamma
 
-    shape, scale, shift = _TW1_GAMMA
+    shape, scale, shift = TW1_GAMMA
     return float(gamma.ppf(prob, shape, scale=scale) - shift)
 
 

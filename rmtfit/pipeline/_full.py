@@ -170,17 +170,14 @@ def _full_one(
 
     phase = None
     phase_dict = None
-    if any(f == "full" for f in families.values()):
-        try:
-            full_idatas = {lik: d for lik, d in idatas.items() if families[lik] == "full"}
-            phase = phase_probabilities(
-                full_idatas, spectrum, classical=classical, comparison=comparisons.get("full")
-            )
-            phase_dict = {"probabilities": dict(phase.probabilities), "map": phase.map_phase}
-        except (ValueError, KeyError) as exc:
-            notes.append(f"phases not assigned: {exc}")
-    else:
-        notes.append("phases need a full-spectrum likelihood; none was fitted")
+    try:
+        full_idatas = {lik: d for lik, d in idatas.items() if families[lik] == "full"}
+        phase = phase_probabilities(
+            full_idatas, spectrum, classical=classical, comparison=comparisons.get("full")
+        )
+        phase_dict = {"probabilities": dict(phase.probabilities), "map": phase.map_phase}
+    except (ValueError, KeyError) as exc:
+        notes.append(f"phases not assigned: {exc}")
 
     models = {
         lik: _model_record(

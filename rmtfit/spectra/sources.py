@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import math
 import re
-import struct
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from rmtfit.spectra._safetensors import (
+    ST_DTYPES,
+    ST_STORAGE,
+    bfloat16_bits_to_float32,
+    read_safetensors_header,
+)
 from rmtfit.spectra._types import Skipped
 
 __all__ = ["TensorRef", "Source", "open_source", "FLOAT_DTYPES", "WEIGHT_SUFFIXES"]
@@ -35,28 +41,6 @@ FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".npz", ".npy")
 _TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
-
-# safetensors dtype code -> (our dtype name, item size in bytes)
-_ST_DTYPES = {
-    "F64": ("float64", 8),
-    "F32": ("float32", 4),
-    "F16": ("float16", 2),
-    "BF16": ("bfloat16", 2),
-    "I64": ("int64", 8),
-    "I32": ("int32", 4),
-    "I16": ("int16", 2),
-    "I8": ("int8", 1),
-    "U64": ("uint64", 8),
-    "U32": ("uint32", 4),
-    "U16": ("uint16", 2),
-    "U8": ("uint8", 1),
-    "BOOL": ("bool", 1),
-    "F8_E4M3": ("float8_e4m3", 1),
-    "F8_E5M2": ("float8_e5m2", 1),
-}
-# little-endian storage dtype used to read each analysable dtype (bf16 is read as raw bits)
-_ST_STORAGE = {"float64": "<f8", "float32": "<f4", "float16": "<f2", "bfloat16": "<u2"}
-_MAX_HEADER_BYTES = 100 * 2**20
 
 
 @dataclass(frozen=True)
@@ -206,6 +190,7 @@ def _sharded_entries(index_path: Path) -> Iterator[TensorRef | Skipped]:
         ) from exc
     found: set[str] = set()
     entries: list[TensorRef | Skipped] = []
+    elsewhere: list[TensorRef] = []  # in a shard other than the one the index names
     for shard in shards:
         shard_path = index_path.parent / str(shard)
         if not shard_path.is_file():
@@ -213,8 +198,16 @@ def _sharded_entries(index_path: Path) -> Iterator[TensorRef | Skipped]:
                 f"{shard_path}: shard listed in {index_path.name} is missing; download all shards."
             )
         for entry in _open_path(shard_path).entries:
+            if isinstance(entry, TensorRef) and weight_map.get(entry.name, shard) != shard:
+                elsewhere.append(entry)
+                continue
             found.add(entry.name)
             entries.append(entry)
+    for ref in elsewhere:  # a second copy is reported; a lone copy is analysed where it is
+        why = f"duplicate tensor name; {index_path.name} places it in {weight_map[ref.name]}"
+        reason = f"{why}, so this copy in {ref.origin} was not read"
+        entries.append(Skipped(ref.name, ref.shape, reason, True) if ref.name in found else ref)
+        found.add(ref.name)
     for name in weight_map:
         if name not in found:
             reason = f"listed in {index_path.name} but missing from shard {weight_map[name]}"
@@ -242,58 +235,12 @@ def natural_key(name: str) -> list:
 # --------------------------------------------------------------------------- safetensors
 
 
-def read_safetensors_header(path: Path) -> tuple[dict, int]:
-    """Parse and validate a safetensors header; return it and the offset of the data block.
-
-    Checks that the header fits in the file, is a JSON object, and that every tensor's byte
-    range lies inside the file and matches its shape and dtype (so truncation is caught here).
-    """
-    size = path.stat().st_size
-
-    def bad(why: str) -> ValueError:
-        return ValueError(
-            f"{path}: not a valid safetensors file ({why}); the file is truncated or not "
-            "safetensors: download or save it again."
-        )
-
-    if size < 8:
-        raise bad(f"{size} bytes, too short for a header")
-    with open(path, "rb") as f:
-        (header_len,) = struct.unpack("<Q", f.read(8))
-        if header_len > min(size - 8, _MAX_HEADER_BYTES):
-            raise bad(f"header length {header_len} does not fit in a {size}-byte file")
-        raw = f.read(header_len)
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise bad(f"header is not JSON: {exc}") from None
-    if not isinstance(header, dict):
-        raise bad("header is not a JSON object")
-    header.pop("__metadata__", None)
-    data_start = 8 + header_len
-    data_len = size - data_start
-    for name, info in header.items():
-        try:
-            code, shape = info["dtype"], [int(d) for d in info["shape"]]
-            begin, end = (int(x) for x in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise bad(f"tensor {name!r} has no valid dtype/shape/data_offsets") from None
-        if not 0 <= begin <= end or min(shape, default=0) < 0:
-            raise bad(f"tensor {name!r} has invalid offsets {begin}..{end} or shape {shape}")
-        if end > data_len:
-            raise bad(f"tensor {name!r} needs bytes up to {end} but only {data_len} are present")
-        itemsize = _ST_DTYPES.get(code, (None, None))[1]
-        if itemsize is not None and end - begin != math.prod(shape) * itemsize:
-            raise bad(f"tensor {name!r}: {end - begin} bytes do not match shape {shape} {code}")
-    return header, data_start
-
-
 def _safetensors_entries(path: Path) -> list[TensorRef]:
     header, data_start = read_safetensors_header(path)
     entries = []
     for name in sorted(header, key=natural_key):
         info = header[name]
-        dtype = _ST_DTYPES.get(info["dtype"], (info["dtype"], None))[0]
+        dtype = ST_DTYPES.get(info["dtype"], (info["dtype"], None))[0]
         shape = tuple(int(d) for d in info["shape"])
         offset = data_start + int(info["data_offsets"][0])
         reader = _safetensors_reader(path, offset, shape, dtype)
@@ -305,7 +252,7 @@ def _safetensors_reader(
     path: Path, offset: int, shape: tuple[int, ...], dtype: str
 ) -> Callable[[], np.ndarray]:
     def read() -> np.ndarray:
-        storage = _ST_STORAGE[dtype]
+        storage = ST_STORAGE[dtype]
         if math.prod(shape) == 0:
             raw = np.zeros(shape, dtype=storage)
         else:
@@ -318,37 +265,38 @@ def _safetensors_reader(
     return read
 
 
-def bfloat16_bits_to_float32(bits: np.ndarray) -> np.ndarray:
-    """Decode raw bfloat16 bit patterns (uint16) exactly into float32.
-
-    bfloat16 is the upper half of an IEEE float32, so shifting its 16 bits into the high half
-    of a 32-bit word gives the same number (NaN and Inf included).
-    """
-    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
-
-
 # --------------------------------------------------------------------------- numpy files
+
+
+_REFUSED_OBJECTS = (
+    "an object array (dtype=object): reading it would unpickle Python objects, which can run "
+    "code, so it was refused; save plain numeric arrays (np.save/np.savez) or use safetensors."
+)
 
 
 def _npy_entry(path: Path) -> TensorRef:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        if "allow_pickle" in str(exc) or "Python objects" in str(exc):  # numpy's two wordings
+            raise ValueError(f"{path}: {path.stem}: {_REFUSED_OBJECTS}") from None
         raise ValueError(
-            f"{path}: not a readable .npy array ({exc}); object arrays are refused because "
-            "loading them runs pickle: save plain numeric arrays (np.save) or use safetensors."
+            f"{path}: not a readable .npy array ({exc or type(exc).__name__}); the file is "
+            "truncated or not a .npy file: save it again (np.save) or use safetensors."
         ) from None
+    if isinstance(array, np.lib.npyio.NpzFile):
+        array.close()
+        raise ValueError(f"{path}: holds an .npz archive, not one array; rename it to .npz.")
     return _array_ref(path.stem, array, origin=str(path))
 
 
 def _npz_entries(path: Path) -> list[TensorRef]:
-    import zipfile
-
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(
-            f"{path}: not a readable .npz archive ({exc}); save the weights with np.savez "
+            f"{path}: not a readable .npz archive ({exc or type(exc).__name__}); the file is "
+            "truncated or not an .npz archive: save the weights again with np.savez "
             "or with safetensors."
         ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -356,6 +304,9 @@ def _npz_entries(path: Path) -> list[TensorRef]:
     entries = []
     for key in archive.files:
         shape, dtype = _npz_member_header(archive, key)
+        if dtype == "object":  # never unpickled: the archive is opened with allow_pickle=False
+            archive.close()
+            raise ValueError(f"{path}: {key}: {_REFUSED_OBJECTS}")
         entries.append(TensorRef(key, shape, dtype, _npz_reader(archive, key), origin=str(path)))
     return entries
 
@@ -370,7 +321,8 @@ def _npz_member_header(archive: Any, key: str) -> tuple[tuple[int, ...], str]:
                 shape, _, dtype = fmt.read_array_header_1_0(fp)
             else:
                 shape, _, dtype = fmt.read_array_header_2_0(fp)
-        return tuple(shape), np.dtype(dtype).name
+        dtype = np.dtype(dtype)
+        return tuple(shape), "object" if dtype.hasobject else dtype.name
     except (ValueError, KeyError, OSError):  # unusual member: load it to learn its header
         try:
             array = archive[key]

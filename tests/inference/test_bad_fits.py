@@ -88,3 +88,31 @@ def test_an_error_inside_the_likelihood_fails_that_pair_only():
         fits = rmtfit.fit(spectra, [lik, "power_law"], classical=classical, **SETTINGS)
     assert fits.status("l0", "broken_observations") == "failed"
     assert fits.status("l0", "power_law") == "ok"
+
+
+def test_a_classical_fit_that_raises_fails_the_layer_with_its_reason(monkeypatch):
+    """fit() computes the classical fits it was not given; one that raises is not dropped
+    silently: the layer stays, each of its pairs is failed with the error, the rest go on."""
+    import rmtfit.classical
+
+    spectra, _ = power_law_layers([3.0, 3.0], [200, 200], seed=3)
+    real = rmtfit.classical.fit_classical
+
+    def fit_classical(spectrum, *args, **kwargs):
+        if spectrum.name == "l1":
+            raise RuntimeError("boom")
+        return real(spectrum, *args, **kwargs)
+
+    monkeypatch.setattr(rmtfit.classical, "fit_classical", fit_classical)
+    with pytest.warns(FitFailedWarning, match="classical fit failed: RuntimeError: boom"):
+        fits = rmtfit.fit(spectra, "power_law", seed=0)  # exact posterior: no NUTS
+    assert fits.layers == ("l0", "l1")
+    assert fits.status("l1", "power_law") == "failed"
+    reason = fits.reason("l1", "power_law")
+    assert reason.startswith("layer 'l1': classical fit failed: RuntimeError: boom")
+    assert "classical={'l1': None}" in reason  # the way out the reason suggests
+    assert fits.status("l0", "power_law") == "ok" and fits.classical["l0"] is not None
+    # the suggested way out: no classical fit for l1, so the tail likelihood says what it lacks
+    again = rmtfit.fit(spectra[1:], "power_law", classical={"l1": None})
+    assert again.status("l1", "power_law") == "not_fitted"
+    assert "needs the classical xmin" in again.reason("l1", "power_law")

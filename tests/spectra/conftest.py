@@ -22,3 +22,10 @@ def minilm_path() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def torch():
+    """The ``torch`` module; a test that asks for it is skipped where torch is not installed
+    (the other tests of its file still run: no module-level ``importorskip``)."""
+    return pytest.importorskip("torch")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from spectra_helpers import assert_close_to_max, svd_eigenvalues
 
-from rmtfit.spectra import load_spectra, spectral_metrics
+from rmtfit.spectra import load_spectra
 
 
 def save_safetensors(path, arrays):
@@ -34,23 +35,38 @@ def test_truncated_safetensors(tmp_path, rng):
         load_spectra(path)
 
 
+def safetensors_bytes(header: dict, data: bytes) -> bytes:
+    """A safetensors file by hand: the exact 8-byte header length, the JSON header, the data."""
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + data
+
+
 @pytest.mark.parametrize(
-    "content",
+    ("content", "why"),
     [
-        b"",
-        b"\x01\x02",
-        os.urandom(4096),
-        struct.pack("<Q", 12) + b"not json!!!!",
-        struct.pack("<Q", 2) + b"[]",
-        struct.pack("<Q", 60) + b'{"w": {"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 8]}}',
+        (b"", "0 bytes, too short for a header"),
+        (b"\x01\x02", "2 bytes, too short for a header"),
+        (b"\xff" * 8 + os.urandom(4088), "does not fit in a 4096-byte file"),
+        (struct.pack("<Q", 12) + b"not json!!!!", "header is not JSON"),
+        (struct.pack("<Q", 2) + b"[]", "header is not a JSON object"),
+        # a valid header whose byte range (8 bytes, all present) disagrees with F32 x [4, 4]
+        (
+            safetensors_bytes(
+                {"w": {"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 8]}}, bytes(8)
+            ),
+            "tensor 'w': 8 bytes do not match shape [4, 4] F32",
+        ),
     ],
     ids=["empty", "tiny", "random", "bad-json", "not-object", "size-mismatch"],
 )
-def test_garbage_safetensors(tmp_path, content):
+def test_garbage_safetensors(tmp_path, content, why):
     path = tmp_path / "garbage.safetensors"
-    path.write_bytes(content.ljust(len(content)) if content else content)
-    with pytest.raises(ValueError, match="garbage.safetensors: not a valid safetensors file"):
+    path.write_bytes(content)
+    with pytest.raises(
+        ValueError, match="garbage.safetensors: not a valid safetensors file"
+    ) as info:
         load_spectra(path)
+    assert why in str(info.value)
 
 
 class _RunsCode:
@@ -109,7 +125,9 @@ def test_unknown_format(tmp_path):
 def test_object_npy_is_refused(tmp_path):
     path = tmp_path / "obj.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError, match="obj.npy: .*object arrays are refused"):
+    with pytest.raises(
+        ValueError, match=r"obj.npy: obj: an object array \(dtype=object\).*refused"
+    ):
         load_spectra(path)
 
 

@@ -8,8 +8,6 @@ from spectra_helpers import assert_close_to_max, svd_eigenvalues
 
 from rmtfit.spectra import load_spectra
 
-torch = pytest.importorskip("torch")
-
 
 def conv_reference(w: np.ndarray) -> list[np.ndarray]:
     """Eigenvalues of each kernel slice W[:, :, i, j] (PyTorch layout), row-major over (i, j)."""
@@ -61,7 +59,7 @@ def test_conv1d_kernel(rng):
     assert_close_to_max(s.eigenvalues, ref)
 
 
-def test_multihead_attention_in_proj_whole_and_split():
+def test_multihead_attention_in_proj_whole_and_split(torch):
     torch.manual_seed(1)
     net = torch.nn.Sequential(torch.nn.MultiheadAttention(embed_dim=12, num_heads=3))
     w = net[0].in_proj_weight.detach().double().numpy()  # (3 * 12, 12)
@@ -101,7 +99,7 @@ def test_gpt2_conv1d_by_name_is_split_along_its_output_axis(rng):
         assert_close_to_max(got, svd_eigenvalues(w[:, d * i : d * (i + 1)]))
 
 
-def test_gpt2_conv1d_module_class_is_recognised():
+def test_gpt2_conv1d_module_class_is_recognised(torch):
     class Conv1D(torch.nn.Module):  # the shape of transformers.pytorch_utils.Conv1D
         def __init__(self, nf: int, nx: int) -> None:
             super().__init__()
@@ -162,7 +160,7 @@ def test_include_exclude_and_size_filters_are_reported(rng):
     assert reasons["enc.1.weight"] == "M=8 is above max_size=7"
 
 
-def test_tensors_that_are_not_matrices_are_listed(rng):
+def test_tensors_that_are_not_matrices_are_listed(rng, torch):
     class Odd(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()

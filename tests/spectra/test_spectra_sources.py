@@ -11,8 +11,6 @@ from spectra_helpers import assert_close_to_max, svd_eigenvalues
 from rmtfit.spectra import Spectra, load_spectra
 from rmtfit.spectra.sources import bfloat16_bits_to_float32, open_source
 
-torch = pytest.importorskip("torch")
-
 
 @pytest.fixture
 def weights(rng) -> dict[str, np.ndarray]:
@@ -65,7 +63,7 @@ def test_safetensors_other_float_dtypes(tmp_path, rng, dtype):
     assert_close_to_max(spectrum.eigenvalues, svd_eigenvalues(w))
 
 
-def test_bfloat16_is_decoded_exactly(tmp_path):
+def test_bfloat16_is_decoded_exactly(tmp_path, torch):
     from safetensors.torch import save_file
 
     t = torch.randn(24, 10, generator=torch.Generator().manual_seed(3)).to(torch.bfloat16)
@@ -118,7 +116,7 @@ def test_directory_without_index(tmp_path, weights):
     check_against_reference(load_spectra(tmp_path), weights)
 
 
-def test_torch_state_dict_file_and_nested_state_dict(tmp_path, weights):
+def test_torch_state_dict_file_and_nested_state_dict(tmp_path, weights, torch):
     state = {k: torch.from_numpy(v) for k, v in weights.items()}
     torch.save(state, tmp_path / "plain.pt")
     check_against_reference(load_spectra(tmp_path / "plain.pt"), weights)
@@ -137,13 +135,13 @@ def test_torch_state_dict_file_and_nested_state_dict(tmp_path, weights):
         np.testing.assert_array_equal(a.eigenvalues, b.eigenvalues)
 
 
-def test_legacy_torch_format_without_mmap(tmp_path, weights):
+def test_legacy_torch_format_without_mmap(tmp_path, weights, torch):
     state = {k: torch.from_numpy(v) for k, v in weights.items()}
     torch.save(state, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
     check_against_reference(load_spectra(tmp_path / "legacy.pt"), weights)
 
 
-def test_live_module_uses_module_types():
+def test_live_module_uses_module_types(torch):
     torch.manual_seed(0)
     net = torch.nn.Sequential(
         torch.nn.Embedding(50, 8),
@@ -174,7 +172,7 @@ def test_npz_and_npy(tmp_path, weights):
     assert_close_to_max(spectra["single"].eigenvalues, svd_eigenvalues(weights["layers.2.weight"]))
 
 
-def test_mapping_of_arrays_and_tensors(weights):
+def test_mapping_of_arrays_and_tensors(weights, torch):
     mixed = {k: (torch.from_numpy(v) if "layers" in k else v) for k, v in weights.items()}
     spectra = load_spectra(mixed)
     assert spectra.source == "<mapping>"
