@@ -64,7 +64,9 @@ def run(per_generator: int, seed: int, likelihoods: list[str] | None) -> dict:
 def show(summary: dict) -> None:
     phases = (*rmtfit.PHASES, "none")
     short = {p: p[:8] for p in phases}
-    print(f"{summary['num_matrices']} matrices, {summary['seconds']:.0f} s, likelihoods {summary['likelihoods']}")
+    print(
+        f"{summary['num_matrices']} matrices, {summary['seconds']:.0f} s, likelihoods {summary['likelihoods']}"
+    )
     print(f"time by stage (s): {summary['timings']}")
     print(f"{'generator':<22}" + "".join(f"{short[p]:>9}" for p in phases) + "  correct")
     for name, row in summary["table"].items():

@@ -120,7 +120,8 @@ def confusion(results: list[tuple[Generator, str]], phases: tuple[str, ...]) -> 
         row = table.setdefault(g.name, {p: 0 for p in (*phases, "none")})
         row[found if found in row else "none"] += 1
     correct = {
-        g.name: table[g.name][g.phase] / max(sum(table[g.name].values()), 1) for g in GENERATORS
+        g.name: table[g.name][g.phase] / max(sum(table[g.name].values()), 1)
+        for g in GENERATORS
         if g.name in table
     }
     return {"table": table, "correct": correct}
