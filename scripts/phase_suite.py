@@ -23,18 +23,33 @@ import phase_suite  # noqa: E402
 import rmtfit  # noqa: E402
 
 
-def run(per_generator: int, seed: int, likelihoods: list[str] | None) -> dict:
-    items = list(phase_suite.suite(per_generator, seed=seed))
+def run(
+    per_generator: int,
+    seed: int,
+    likelihoods: list[str] | None,
+    shapes: tuple[tuple[int, int], ...] = phase_suite.SHAPES,
+    no_minimum: bool = False,
+) -> dict:
+    items = list(phase_suite.suite(per_generator, seed=seed, shapes=shapes))
     weights = {name: w for name, _, w in items}
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         analysis = rmtfit.analyze(weights, seed=seed, quiet=True, likelihoods=likelihoods)
     elapsed = time.perf_counter() - start
+    unbounded = {}
+    if no_minimum:  # the phases as they would be without min_phase_evals (its calibration)
+        from rmtfit.phases import network_phases
+
+        summary = network_phases(analysis, thresholds={"min_phase_evals": 0})
+        unbounded = {r.layer: r for r in summary.layers}
     results, pairs, layers = [], [], {}
     for name, g, _ in items:
         layer = analysis.layer(name)
         phase = layer.phase or {}
+        if no_minimum and name in unbounded:
+            r = unbounded[name]
+            phase = {"map": r.map_phase, "probabilities": dict(r.probabilities)}
         found = phase.get("map") if layer.ok else None
         results.append((g, found or "none"))
         probs = phase.get("probabilities") or {}
@@ -82,10 +97,17 @@ def main() -> int:
     parser.add_argument("--per-generator", type=int, default=34)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--likelihoods", default=None)
+    parser.add_argument("--shapes", default=None, help="e.g. 64x16,128x32 (default: the suite's)")
+    parser.add_argument(
+        "--no-minimum", action="store_true", help="phases even below min_phase_evals"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     liks = args.likelihoods.split(",") if args.likelihoods else None
-    summary = run(args.per_generator, args.seed, liks)
+    shapes = phase_suite.SHAPES
+    if args.shapes:
+        shapes = tuple(tuple(int(v) for v in s.split("x")) for s in args.shapes.split(","))
+    summary = run(args.per_generator, args.seed, liks, shapes, args.no_minimum)
     show(summary)
     if args.out:
         args.out.write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")

@@ -107,6 +107,32 @@ def test_planted_spikes_above_bbp_give_bulk_spikes_with_the_right_count():
     assert result.num_spikes_mean == pytest.approx(3.0, abs=0.05)
 
 
+@pytest.mark.parametrize("k", [1, 10, 11, 40])
+def test_a_few_separated_outliers_are_spikes_and_many_are_bulk_decay(gaussian, k):
+    """Bulk+Spikes is a few spikes: with n = 200 eigenvalues, at most max(1, 0.05 n) = 10 beyond
+    the TW band; more outliers beyond the band are a continuum leaving the bulk (Bulk-decay)."""
+    lp = gaussian.N * (1 + gaussian.Q**-0.5) ** 2
+    outliers = lp * np.geomspace(1.3, 4.0, k)
+    ev = np.concatenate([gaussian.eigenvalues[: gaussian.M - k], outliers])
+    spectrum = Spectrum("outliers", "matrix", gaussian.N, gaussian.M, ev)
+    result = phase_probabilities({"mp_spikes": _mp_fit(spectrum)}, spectrum)
+    few = max(1, int(THRESHOLDS["spike_fraction_max"].value * gaussian.M))
+    assert few == 10
+    expected = "bulk_spikes" if k <= few else "bulk_decay"
+    assert result[expected] >= 0.99, result
+    assert result.num_spikes_map == k
+
+
+def test_no_phase_below_the_minimum_number_of_eigenvalues():
+    rng = np.random.default_rng(3)
+    minimum = int(THRESHOLDS["min_phase_evals"].value)
+    small = _spectrum(rng.normal(size=(64, minimum - 1)), "small")
+    with pytest.raises(ValueError, match=rf"{minimum - 1} eigenvalues, fewer than the {minimum}"):
+        phase_probabilities({"mp_spikes": _mp_fit(small)}, small)
+    enough = _spectrum(rng.normal(size=(64, minimum)), "enough")
+    assert phase_probabilities({"mp_spikes": _mp_fit(enough, sd=1e-4)}, enough).map_phase
+
+
 def test_mass_just_above_the_edge_is_bleeding_out(gaussian):
     lp = gaussian.N * (1 + gaussian.Q**-0.5) ** 2
     tw = gaussian.N ** (1 / 3) * (1 + gaussian.Q**-0.5) * (1 + gaussian.Q**0.5) ** (1 / 3)

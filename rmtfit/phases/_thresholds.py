@@ -84,8 +84,9 @@ THRESHOLDS: dict[str, Threshold] = {
             0.05,
             "Bulk+Spikes when 1 <= K <= max(1, 0.05 n) eigenvalues lie beyond T; more is Bulk-decay",
             "'a few spikes': the spiked covariance model has a fixed number of spikes as the size "
-            "grows (Johnstone 2001; Baik, Ben Arous & Peche 2005), and M&M 2021 describe "
-            "Bulk+Spikes as a few spikes and Bulk-decay as many outliers merging into the edge. "
+            "grows (Johnstone 2001; Baik, Ben Arous & Peche 2005); M&M's universality table "
+            "(ICML 2019 talk) defines it as MP plus low-rank perturbations, while many outliers "
+            "merging into the bulk edge are Bulk-decay. "
             "5% of the n eigenvalues (the issue's bound: never above 10%); the suite's spiked "
             "generators plant at most 4% (docs/phases.md).",
         ),
