@@ -21,6 +21,7 @@ The work, for each likelihood:
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -378,6 +379,7 @@ def fit(
         jobs.extend((lik, b) for b in batches)
 
     n_workers = workers or _default_workers()
+    start = time.perf_counter()
     bar = ProgressBar(enabled=progress)
     with bar.task("sampling layers", total=sum(len(b) for _, b in jobs)) as advance:
         if backend == "pymc":
@@ -391,16 +393,19 @@ def fit(
     fits = {k: v for k, v in results.items() if isinstance(v, LayerFit)}
     status.update({k: v for k, v in results.items() if not isinstance(v, LayerFit)})
     issues = _check(fits)
+    first_pass_seconds = time.perf_counter() - start
 
     bad_keys = [k for k, v in issues.items() if v]
     retry_settings = replace(
         settings, warmup=2 * settings.warmup, target_accept=max(0.95, settings.target_accept)
     )
     first_issues = {k: issues[k] for k in bad_keys}
+    start = time.perf_counter()
     if retry and bad_keys:
         fits, status, issues = _retry(
             bad_keys, fits, status, issues, liks, prepared, retry_settings, seed, backend, n_workers
         )
+    retry_seconds = time.perf_counter() - start
     for k in fits:
         if issues[k]:
             how = (
@@ -430,6 +435,10 @@ def fit(
         "retry": int(bool(retry)),
     }
     summary = build_summary(fits, status, layers, names, ci_prob, attrs)
+    # where the sampling time went (not in the summary: it is not reproducible)
+    attrs["seconds_first_pass"] = round(first_pass_seconds, 3)
+    attrs["seconds_retry"] = round(retry_seconds, 3)
+    attrs["num_retried"] = len(bad_keys) if retry else 0
     return Fits(
         fits,
         {(layer, n): status[(layer, n)] for n in names for layer in layers},
