@@ -34,8 +34,9 @@ def test_dataset_layout(spectra):
     assert int(ds["num_evals"].sel(layer="conv.weight")) == 12
     assert float(ds["Q"].sel(layer="fc.weight")) == 40 / 9
     assert str(ds["kind"].sel(layer="conv.weight").values) == "conv2d"
-    assert list(ds["skipped_name"].values) == ["fc.bias", "bad.weight"]  # source order
-    assert list(ds["skipped_failed"].values) == [0, 1]
+    # source order; the all-zero matrix is skipped (no spectrum to fit), the NaN one failed
+    assert list(ds["skipped_name"].values) == ["dead.weight", "fc.bias", "bad.weight"]
+    assert list(ds["skipped_failed"].values) == [0, 0, 1]
 
 
 def test_netcdf_round_trip_is_exact(spectra, tmp_path):
