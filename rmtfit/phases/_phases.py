@@ -151,9 +151,31 @@ def phase_probabilities(
             very_heavy += w * heavy2
         per_model[name] = probs
     zero_fraction, p_rc = rank_collapse_probability(spectrum, thresholds=values)
-    probabilities = {
-        p: (1.0 - p_rc) * sum(usable[n] * per_model[n][p] for n in usable) for p in MAIN_PHASES
-    }
+    shares = {p: sum(usable[n] * per_model[n][p] for n in usable) for p in MAIN_PHASES}
+    return _result(
+        layer,
+        shares,
+        zero_fraction,
+        p_rc,
+        model_weights=dict(usable),
+        model_kinds={n: kinds[n] for n in usable},
+        model_probabilities=per_model,
+        num_spikes=dict(sorted(spikes.items())),
+        p_very_heavy=(1.0 - p_rc) * very_heavy,
+        notes=tuple(notes + _classical_notes(classical)),
+    )
+
+
+def _result(
+    layer: str,
+    shares: Mapping[str, float],
+    zero_fraction: float,
+    p_rc: float,
+    **details: Any,
+) -> PhaseResult:
+    """A :class:`PhaseResult` whose five non-collapse phases share ``1 - P_RC`` as ``shares``
+    (which sum to 1) say; ``details`` are the remaining fields."""
+    probabilities = {p: (1.0 - p_rc) * shares[p] for p in MAIN_PHASES}
     probabilities["rank_collapse"] = p_rc
     return PhaseResult(
         layer=layer,
@@ -161,12 +183,7 @@ def phase_probabilities(
         map_phase=max(PHASES, key=lambda p: probabilities[p]),
         p_rank_collapse=p_rc,
         zero_fraction=zero_fraction,
-        model_weights=dict(usable),
-        model_kinds={n: kinds[n] for n in usable},
-        model_probabilities=per_model,
-        num_spikes=dict(sorted(spikes.items())),
-        p_very_heavy=(1.0 - p_rc) * very_heavy,
-        notes=tuple(notes + _classical_notes(classical)),
+        **details,
     )
 
 
@@ -213,14 +230,11 @@ def _collapsed_without_fits(
     zero_fraction, p_rc = rank_collapse_probability(spectrum, thresholds=values)
     if p_rc < 0.5:
         return None
-    probabilities = {p: (1.0 - p_rc) / len(MAIN_PHASES) for p in MAIN_PHASES}
-    probabilities["rank_collapse"] = p_rc
-    return PhaseResult(
-        layer=layer,
-        probabilities=probabilities,
-        map_phase=max(PHASES, key=lambda p: probabilities[p]),
-        p_rank_collapse=p_rc,
-        zero_fraction=zero_fraction,
+    return _result(
+        layer,
+        {p: 1.0 / len(MAIN_PHASES) for p in MAIN_PHASES},
+        zero_fraction,
+        p_rc,
         model_weights={},
         model_kinds={},
         model_probabilities={},
