@@ -54,6 +54,10 @@ _EXPORTS: dict[str, str] = {
     # the main job and its report
     "Analysis": "rmtfit.pipeline",
     "write_outputs": "rmtfit.report",
+    # figures for papers: draw into a matplotlib ax, return it
+    "plot_esd": "rmtfit.report",
+    "plot_alpha": "rmtfit.report",
+    "plot_phases": "rmtfit.report",
 }
 
 __all__ = ["__version__", "analyze", *_EXPORTS]

@@ -7,6 +7,9 @@ The command line is one package, the top layer of rmtfit: ``spectra`` (:mod:`rmt
 
 Exit codes: 0 ok; 1 some layers failed (outputs still written); 2 bad input or usage.
 Errors are one clear line naming the file or layer; ``--debug`` shows the traceback.
+Warnings stop here (:func:`rmtfit.cli._exit.quiet_warnings`): the libraries' (ArviZ, NumPyro,
+JAX) never reach the terminal, rmtfit's convergence warnings become one line per likelihood in
+the summary, and ``--verbose`` prints each one on a line of its own, without a source line.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from rmtfit.cli._exit import EXIT_BAD_INPUT, EXIT_LAYERS_FAILED, EXIT_OK, UsageError
+from rmtfit.cli._exit import (
+    EXIT_BAD_INPUT,
+    EXIT_LAYERS_FAILED,
+    EXIT_OK,
+    UsageError,
+    quiet_warnings,
+)
 
 __all__ = ["main", "UsageError", "EXIT_OK", "EXIT_LAYERS_FAILED", "EXIT_BAD_INPUT"]
 
@@ -48,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        return int(args.func(args))
+        with quiet_warnings(verbose=getattr(args, "verbose", False)):
+            return int(args.func(args))
     except (UsageError, FileNotFoundError, ValueError, OSError) as exc:
         if args.debug:
             raise

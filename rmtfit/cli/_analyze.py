@@ -64,10 +64,28 @@ def _add_analysis_options(parser: argparse.ArgumentParser, *, out_help: str) -> 
     parser.add_argument("--draws", type=_positive_int, metavar="N", help="MCMC draws per chain")
     parser.add_argument("--chains", type=_positive_int, metavar="N", help="MCMC chains")
     parser.add_argument(
-        "--no-plots", action="store_true", help="skip the figures (faster; the HTML has no images)"
+        "--plots",
+        action="store_true",
+        help="also write every figure as a PNG file in plots/ (matplotlib, ~0.3 s a layer; "
+        "report.html draws its charts without them)",
     )
+    parser.add_argument("--no-plots", action="store_true", help=argparse.SUPPRESS)  # the default
     parser.add_argument(
         "--quiet", "-q", action="store_true", help="no progress bars and no summary table"
+    )
+    parser.add_argument(
+        "--wide", action="store_true", help="every column of the summary, names in full"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print report.json to stdout (for scripts) instead of the summary table",
+    )
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="list each flagged fit and every library warning (one line each, on stderr)",
     )
 
 
@@ -134,8 +152,10 @@ def _announce_out(out: Path, quiet: bool) -> None:
 
 
 def _analyze_and_write(args: argparse.Namespace, source: Any, out: Path) -> int:
+    from rich.console import Console
+
     from rmtfit.pipeline import analyze
-    from rmtfit.report import print_summary, write_outputs
+    from rmtfit.report import build_report, print_summary, report_json, write_outputs
 
     check_out_folder(out)
     _announce_out(out, args.quiet)
@@ -151,9 +171,21 @@ def _analyze_and_write(args: argparse.Namespace, source: Any, out: Path) -> int:
         quiet=args.quiet,
         progress=not args.quiet,
     )
-    outputs = write_outputs(analysis, out, plots=not args.no_plots, progress=not args.quiet)
+    outputs = write_outputs(
+        analysis, out, plots=args.plots and not args.no_plots, progress=not args.quiet
+    )
+    if args.json:
+        sys.stdout.write(report_json(build_report(analysis)) + "\n")
     if not args.quiet:
-        print_summary(analysis, outputs)
+        console = Console(stderr=args.json)  # the table never mixes into --json's stdout
+        print_summary(
+            analysis,
+            outputs,
+            console=console,
+            wide=args.wide,
+            verbose=args.verbose,
+            how_to_read=getattr(args, "how_to_read", False),
+        )
     elif analysis.failed:
         for layer in analysis.failed:
             print(f"failed: {layer.name}: {layer.reason}", file=sys.stderr)
@@ -174,6 +206,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     from rmtfit.spectra import default_network_path
 
     out = Path(args.out) if args.out else Path.cwd() / DEMO_DIR
+    args.how_to_read = True  # the demo ends with two lines on how to read it
     return _analyze_and_write(args, default_network_path(), out)
 
 

@@ -6,8 +6,11 @@ posterior predictive band. Per network: alpha per layer with credible intervals,
 probabilities as stacked bars, and a summary panel. Every figure has labelled axes (eigenvalues in
 raw units: squared singular values of W) and a legend.
 
-Rendering is kept cheap so that plotting never dominates a run: no pyplot state, one small figure
-per layer at ``DPI`` dots per inch, histograms with at most ``MAX_BINS`` bins.
+The public figures for papers, ArviZ style, are :func:`plot_esd`, :func:`plot_alpha` and
+:func:`plot_phases` (``rmtfit.plot_esd`` ...): each draws into the ``ax`` it is given (or a new
+one) and returns it. The report's PNG files (``--plots``) are built from the same drawing code,
+without pyplot state, at ``DPI`` dots per inch; the HTML page does not need them (it draws the
+same data in the browser, :mod:`rmtfit.report._esd_data`).
 """
 
 from __future__ import annotations
@@ -16,18 +19,32 @@ import io
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from rmtfit.common import CI_PROB
+from rmtfit.report._esd_data import (
+    PHASE_COLOURS,
+    LayerCurves,
+    histogram_bins,
+    histogram_density,
+    layer_curves,
+    mp_density,
+    power_law_density,
+    predictive_band,
+)
 from rmtfit.report._json import PHASES
 
 __all__ = [
     "DPI",
     "LayerCurves",
     "layer_curves",
+    "mp_density",
+    "power_law_density",
+    "predictive_band",
+    "plot_esd",
+    "plot_alpha",
+    "plot_phases",
     "esd_figure",
     "alpha_figure",
     "phase_figure",
@@ -38,136 +55,6 @@ __all__ = [
 ]
 
 DPI = 100
-MAX_BINS = 80
-PHASE_COLOURS = {
-    "random_like": "#9e9e9e",
-    "bleeding_out": "#80cbc4",
-    "bulk_spikes": "#42a5f5",
-    "bulk_decay": "#ffb74d",
-    "heavy_tailed": "#e53935",
-    "rank_collapse": "#6a1b9a",
-}
-
-
-@dataclass(frozen=True)
-class LayerCurves:
-    """What the ESD figure of one layer draws, gathered from its results."""
-
-    name: str
-    eigenvalues: np.ndarray
-    N: int
-    Q: float
-    sigma2: float
-    lambda_plus: float
-    alpha: float
-    xmin: float
-    tail_mass: float
-    source: str  # "posterior mean" or "classical"
-    predictive: tuple[Any, ...] = ()
-    ci_prob: float = CI_PROB
-
-
-def layer_curves(analysis: Any, layer: Any) -> LayerCurves | None:
-    """Collect the curves of one analysed layer (``None`` when it has no spectrum)."""
-    if layer.name not in analysis.spectra.names:
-        return None
-    spectrum = analysis.spectra[layer.name]
-    evals = np.asarray(spectrum.eigenvalues, dtype=np.float64)
-    fit = layer.classical
-    alpha = _get(fit, "alpha")
-    xmin = _get(fit, "xmin")
-    sigma2 = _get(fit, "sigma2")
-    lambda_plus = _get(fit, "lambda_plus")
-    source = "classical"
-    post = layer.posterior or {}
-    if post:
-        source = "posterior mean"
-        alpha = _mean_or(post.get("alpha"), alpha)
-        xmin = _mean_or(post.get("xmin"), xmin)
-        sigma_mp = _mean_or(
-            post.get("sigma_mp"), math.sqrt(sigma2) if sigma2 == sigma2 else math.nan
-        )
-        sigma2 = sigma_mp**2
-        lambda_plus = _mean_or(post.get("lambda_plus"), lambda_plus)
-    finite = evals[np.isfinite(evals)]
-    tail_mass = float(np.mean(finite >= xmin)) if finite.size and math.isfinite(xmin) else math.nan
-    return LayerCurves(
-        name=layer.name,
-        eigenvalues=finite,
-        N=int(spectrum.N),
-        Q=float(spectrum.Q),
-        sigma2=sigma2,
-        lambda_plus=lambda_plus,
-        alpha=alpha,
-        xmin=xmin,
-        tail_mass=tail_mass,
-        source=source,
-        predictive=tuple(analysis.predictive.get(layer.name, ())),
-        ci_prob=float(analysis.ci_prob),
-    )
-
-
-def _get(obj: Any, name: str) -> float:
-    value = getattr(obj, name, None) if obj is not None else None
-    return float(value) if value is not None else math.nan
-
-
-def _mean_or(est: Any, default: float) -> float:
-    if est is None or not math.isfinite(est.mean):
-        return default
-    return float(est.mean)
-
-
-# ----------------------------------------------------------------------------- densities
-
-
-def mp_density(x: np.ndarray, sigma2: float, N: int, Q: float) -> np.ndarray:
-    """Marchenko-Pastur density in raw eigenvalue units (lambda = N * eigenvalue of W^T W / N)."""
-    edge_lo = N * sigma2 * (1 - Q**-0.5) ** 2
-    edge_hi = N * sigma2 * (1 + Q**-0.5) ** 2
-    inside = (x > edge_lo) & (x < edge_hi)
-    out = np.zeros_like(x)
-    xi = x[inside]
-    out[inside] = Q * np.sqrt((edge_hi - xi) * (xi - edge_lo)) / (2 * np.pi * sigma2 * N * xi)
-    return out
-
-
-def power_law_density(x: np.ndarray, alpha: float, xmin: float, mass: float) -> np.ndarray:
-    """``mass * (alpha - 1) / xmin * (x / xmin) ** -alpha`` on ``x >= xmin`` (zero below)."""
-    out = np.full_like(x, np.nan)
-    above = x >= xmin
-    out[above] = mass * (alpha - 1) / xmin * (x[above] / xmin) ** -alpha
-    return out
-
-
-def _bins(evals: np.ndarray, log: bool) -> np.ndarray:
-    n_bins = int(min(MAX_BINS, max(10, 2 * math.sqrt(evals.size))))
-    if log:
-        positive = evals[evals > 0]
-        lo, hi = positive.min(), positive.max()
-        if hi <= lo:
-            hi = lo * 1.01
-        return np.geomspace(lo, hi * 1.0001, n_bins + 1)
-    lo, hi = float(evals.min()), float(evals.max())
-    return np.linspace(lo, hi if hi > lo else lo + 1.0, n_bins + 1)
-
-
-def _density(values: np.ndarray, bins: np.ndarray, total: float) -> np.ndarray:
-    counts, _ = np.histogram(values, bins=bins)
-    return counts / (total * np.diff(bins))
-
-
-def predictive_band(
-    predictive: Any, bins: np.ndarray, num_evals: int, ci_prob: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise ``ci_prob`` band of the ESD density over posterior predictive draws."""
-    draws = np.asarray(predictive.draws, dtype=np.float64)
-    n_obs = draws.shape[1]
-    total = n_obs / max(predictive.mass, 1e-300)
-    dens = np.stack([_density(d, bins, total) for d in draws])
-    tail = (1 - ci_prob) / 2
-    low, high = np.quantile(dens, [tail, 1 - tail], axis=0)
-    return low, high
 
 
 # ----------------------------------------------------------------------------- figures
@@ -203,38 +90,115 @@ def _plain_log_axes(ax: Any) -> None:
         axis.set_minor_locator(NullLocator())
 
 
+def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
+    """``ax``, or the axes of a new pyplot figure (ArviZ style: the caller owns the figure)."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _resolve_curves(analysis_or_layer: Any, layer: Any) -> LayerCurves:
+    if isinstance(analysis_or_layer, LayerCurves):
+        return analysis_or_layer
+    if not hasattr(analysis_or_layer, "spectra") or not hasattr(analysis_or_layer, "analysed"):
+        raise TypeError(
+            f"plot_esd: got a {type(analysis_or_layer).__name__}; pass the rmtfit.Analysis "
+            "(with layer=<name or id>) or the LayerCurves of rmtfit.report.layer_curves."
+        )
+    analysed = [r for r in analysis_or_layer.analysed if r.ok]
+    if layer is None:
+        if not analysed:
+            raise ValueError(f"plot_esd: {analysis_or_layer.source} has no analysed layer.")
+        chosen = analysed[0]
+    else:
+        matches = [r for r in analysed if layer in (r.name, r.layer_id)]
+        if not matches:
+            names = [r.name for r in analysed[:5]]
+            raise ValueError(
+                f"plot_esd: no analysed layer {layer!r} in {analysis_or_layer.source}; "
+                f"pass a layer name or id, such as {names}."
+            )
+        chosen = matches[0]
+    curves = layer_curves(analysis_or_layer, chosen)
+    if curves is None:
+        raise ValueError(f"plot_esd: layer {chosen.name!r} has no spectrum in this analysis.")
+    return curves
+
+
+def plot_esd(
+    analysis_or_layer: Any,
+    layer: str | int | None = None,
+    ax: Any = None,
+    *,
+    log: bool = True,
+    band: bool = True,
+    legend: bool = True,
+) -> Any:
+    """Draw one layer's ESD with its fitted densities, bulk edge, xmin and predictive band.
+
+    Parameters
+    ----------
+    analysis_or_layer
+        An :class:`rmtfit.Analysis` (choose the layer with ``layer``), or a
+        :class:`~rmtfit.report._esd_data.LayerCurves`.
+    layer
+        Layer name or ``layer_id``; default the first analysed layer.
+    ax
+        Matplotlib axes to draw into; default a new figure's.
+    log
+        Log-log axes (default) or linear axes.
+    band
+        Draw the posterior predictive band (full mode).
+    legend
+        Draw a legend.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``. The histogram is normalised by the layer's number of eigenvalues (per unit
+        eigenvalue, raw units); posterior means in full mode, classical estimates in fast mode;
+        shaded spans are the credible intervals of lambda+ and xmin.
+    """
+    curves = _resolve_curves(analysis_or_layer, layer)
+    ax = _axes(ax, (5.0, 3.6))
+    evals = curves.eigenvalues
+    if not evals.size or (log and not np.any(evals > 0)):
+        ax.text(
+            0.5, 0.5, "no positive eigenvalues", ha="center", va="center", transform=ax.transAxes
+        )
+        return ax
+    bins = histogram_bins(evals, log)
+    dens = histogram_density(evals, bins, evals.size)
+    ax.stairs(dens, bins, fill=True, color="#eceff1", zorder=1)
+    ax.stairs(dens, bins, color="#263238", lw=1.1, zorder=3, label="ESD (histogram)")
+    if band:
+        _draw_band(ax, curves, bins)
+    grid = np.geomspace(bins[0], bins[-1], 400) if log else np.linspace(bins[0], bins[-1], 400)
+    _draw_fitted(ax, curves, grid)
+    if log:
+        _plain_log_axes(ax)
+        positive = dens[dens > 0]
+        if positive.size:
+            ax.set_ylim(positive.min() / 3, positive.max() * 3)
+    ax.set_xlabel("eigenvalue λ (squared singular value of W)")
+    ax.set_ylabel("density (per unit λ)")
+    ax.set_title(f"{curves.name} ({'log-log' if log else 'linear'})", fontsize=9)
+    if legend:
+        ax.legend(fontsize=7, loc="upper right")
+    return ax
+
+
 def esd_figure(curves: LayerCurves) -> Any:
     """Two panels: the ESD on log-log axes (left) and on linear axes (right), with fitted curves."""
     fig, axes = _new_figure(9.0, 3.3, ncols=2)
-    evals = curves.eigenvalues
     fig.suptitle(
         f"{curves.name}   (N={curves.N}, Q={curves.Q:.3g}, curves: {curves.source})", fontsize=9
     )
     for ax, log in ((axes[0, 0], True), (axes[0, 1], False)):
-        if not evals.size or (log and not np.any(evals > 0)):
-            ax.text(
-                0.5,
-                0.5,
-                "no positive eigenvalues",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-            )
-            continue
-        bins = _bins(evals, log)
-        dens = _density(evals, bins, evals.size)
-        ax.stairs(dens, bins, fill=True, color="#eceff1", zorder=1)
-        ax.stairs(dens, bins, color="#263238", lw=1.1, zorder=3, label="ESD (histogram)")
-        _draw_band(ax, curves, bins)
-        grid = np.geomspace(bins[0], bins[-1], 400) if log else np.linspace(bins[0], bins[-1], 400)
-        _draw_fitted(ax, curves, grid)
-        if log:
-            _plain_log_axes(ax)
-            positive = dens[dens > 0]
-            if positive.size:
-                ax.set_ylim(positive.min() / 3, positive.max() * 3)
-        ax.set_xlabel("eigenvalue λ (squared singular value of W)")
-        ax.set_ylabel("density (per unit λ)")
+        plot_esd(curves, ax=ax, log=log, legend=False)
         ax.set_title("log-log" if log else "linear", fontsize=9)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:
@@ -245,9 +209,9 @@ def esd_figure(curves: LayerCurves) -> Any:
 
 def _draw_band(ax: Any, curves: LayerCurves, bins: np.ndarray) -> None:
     colours = ("#1e88e5", "#e53935", "#43a047")
+    pct = int(round(curves.ci_prob * 100))
     for colour, pred in zip(colours, curves.predictive, strict=False):
         low, high = predictive_band(pred, bins, curves.eigenvalues.size, curves.ci_prob)
-        pct = int(round(curves.ci_prob * 100))
         ax.stairs(
             high,
             bins,
@@ -277,6 +241,8 @@ def _draw_fitted(ax: Any, curves: LayerCurves, grid: np.ndarray) -> None:
             lw=0.9,
             label=f"λ+ = {curves.lambda_plus:.3g}",
         )
+        if curves.lambda_plus_interval is not None:
+            ax.axvspan(*curves.lambda_plus_interval, color="#1565c0", alpha=0.12, lw=0)
     if math.isfinite(curves.alpha) and math.isfinite(curves.xmin) and curves.alpha > 1:
         ax.plot(
             grid,
@@ -286,6 +252,8 @@ def _draw_fitted(ax: Any, curves: LayerCurves, grid: np.ndarray) -> None:
             label=f"power law (α={curves.alpha:.3g})",
         )
         ax.axvline(curves.xmin, color="#c62828", ls=":", lw=0.9, label=f"xmin = {curves.xmin:.3g}")
+        if curves.xmin_interval is not None:
+            ax.axvspan(*curves.xmin_interval, color="#c62828", alpha=0.12, lw=0)
 
 
 def _integer_locator() -> Any:
@@ -294,16 +262,29 @@ def _integer_locator() -> Any:
     return MaxNLocator(integer=True)
 
 
-def alpha_figure(analysis: Any) -> Any:
-    """Alpha per layer: posterior mean and credible interval (full) or classical alpha +- 1 se."""
+def _classical_alpha(r: Any) -> float:
+    value = getattr(r.classical, "alpha", None) if r.classical is not None else None
+    return float(value) if value is not None else math.nan
+
+
+def plot_alpha(analysis: Any, ax: Any = None) -> Any:
+    """Alpha per layer: posterior mean and credible interval (full) or classical alpha +- 1 se.
+
+    Returns ``ax`` (a new figure's axes when ``None``). The green span is HT-SR's 2 <= alpha <= 6.
+    """
     layers = [r for r in analysis.analysed if r.ok]
-    fig, axes = _new_figure(max(6.0, min(14.0, 0.25 * len(layers) + 4)), 3.6)
-    ax = axes[0, 0]
+    ax = _axes(ax, (max(6.0, min(14.0, 0.25 * len(layers) + 4)), 3.6))
     idx = np.array([r.layer_id for r in layers], dtype=float)
     pct = int(round(analysis.ci_prob * 100))
     if analysis.fast:
-        y = np.array([_get(r.classical, "alpha") for r in layers])
-        se = np.array([_get(r.classical, "alpha_se") for r in layers])
+        y = np.array([_classical_alpha(r) for r in layers])
+        se = np.array(
+            [
+                getattr(r.classical, "alpha_se", math.nan) if r.classical else math.nan
+                for r in layers
+            ],
+            dtype=float,
+        )
         ax.errorbar(
             idx,
             y,
@@ -329,7 +310,7 @@ def alpha_figure(analysis: Any) -> Any:
             color="#c62828",
             label=f"posterior mean α, {pct}% credible interval",
         )
-        classical = np.array([_get(r.classical, "alpha") for r in layers])
+        classical = np.array([_classical_alpha(r) for r in layers])
         ax.plot(idx, classical, "x", color="#424242", ms=5, label="classical α (Clauset MLE)")
     ax.axhspan(2, 6, color="#e8f5e9", zorder=0, label="2 ≤ α ≤ 6 (well-trained range, HT-SR)")
     ax.xaxis.set_major_locator(_integer_locator())
@@ -337,17 +318,21 @@ def alpha_figure(analysis: Any) -> Any:
     ax.set_ylabel("power-law exponent α (dimensionless)")
     ax.set_title("Power-law exponent α per layer", fontsize=10)
     ax.legend(fontsize=7, loc="best")
-    _fit_layout(fig, top=0.91)
-    return fig
+    return ax
 
 
-def phase_figure(analysis: Any) -> Any | None:
-    """Phase probabilities as stacked bars, one bar per layer (``None`` in fast mode)."""
+def plot_phases(analysis: Any, ax: Any = None) -> Any:
+    """Phase probabilities as stacked bars, one bar per layer; returns ``ax``.
+
+    Raises ``ValueError`` in fast mode (phases need the full analysis).
+    """
     layers = [r for r in analysis.analysed if r.phase]
     if not layers:
-        return None
-    fig, axes = _new_figure(max(6.0, min(14.0, 0.25 * len(layers) + 4)), 3.6)
-    ax = axes[0, 0]
+        raise ValueError(
+            f"plot_phases: {analysis.source} has no phase probabilities "
+            f"({analysis.mode} mode); run the full analysis (without fast=True)."
+        )
+    ax = _axes(ax, (max(6.0, min(14.0, 0.25 * len(layers) + 4)), 3.6))
     idx = np.array([r.layer_id for r in layers], dtype=float)
     bottom = np.zeros(len(layers))
     for phase in PHASES:
@@ -367,6 +352,25 @@ def phase_figure(analysis: Any) -> Any | None:
     ax.set_ylabel("posterior probability")
     ax.set_title("Phase probabilities per layer", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def alpha_figure(analysis: Any) -> Any:
+    """The report's ``alpha.png``: :func:`plot_alpha` in a figure of its own."""
+    n = len([r for r in analysis.analysed if r.ok])
+    fig, axes = _new_figure(max(6.0, min(14.0, 0.25 * n + 4)), 3.6)
+    plot_alpha(analysis, axes[0, 0])
+    _fit_layout(fig, top=0.91)
+    return fig
+
+
+def phase_figure(analysis: Any) -> Any | None:
+    """The report's ``phases.png`` (``None`` in fast mode)."""
+    n = len([r for r in analysis.analysed if r.phase])
+    if not n:
+        return None
+    fig, axes = _new_figure(max(6.0, min(14.0, 0.25 * n + 4)), 3.6)
+    plot_phases(analysis, axes[0, 0])
     _fit_layout(fig, top=0.91, right=1 - 1.5 / fig.get_size_inches()[0])
     return fig
 
@@ -436,7 +440,7 @@ def _network_metrics_panel(ax: Any, analysis: Any) -> None:
         ax.legend(fontsize=7)
         return
     fitted = [r for r in analysis.analysed if r.ok and r.classical is not None and r.classical.ok]
-    alphas = np.array([r.classical.alpha for r in fitted], dtype=float)
+    alphas = np.array([_classical_alpha(r) for r in fitted], dtype=float)
     alphas = alphas[np.isfinite(alphas)]
     if alphas.size:
         ax.hist(alphas, bins=min(20, max(5, alphas.size)), color="#ef9a9a", label="classical α")

@@ -56,7 +56,7 @@ def _write_text(path: Path, text: str) -> None:
 def _render(analysis: Any, stage: Path, plots: bool, bar: Any) -> dict[str, Any]:
     """Render every file into ``stage``; returns what was written."""
     from rmtfit.report._csv import layers_csv
-    from rmtfit.report._html import render_html
+    from rmtfit.report._html import page_data, render_html
     from rmtfit.report._json import build_report, report_json
 
     report = build_report(analysis)
@@ -66,23 +66,18 @@ def _render(analysis: Any, stage: Path, plots: bool, bar: Any) -> dict[str, Any]
     if analysis.fits is not None:
         analysis.fits.to_netcdf(stage / "fits.nc")  # every posterior and the summary
         wrote_fits = True
-    images: dict[str, bytes] = {}
-    plot_keys: dict[str, str] = {}
-    if plots:
-        from rmtfit.report._plots import all_figures, plot_filename
+    written: list[str] = []
+    if plots:  # matplotlib PNG files for papers; the page draws its charts itself
+        from rmtfit.report._plots import all_figures
 
         (stage / "plots" / "layers").mkdir(parents=True)
-        layer_keys = {plot_filename(r): r.name for r in analysis.analysed}
-        total = 3 + len(analysis.analysed)
-        with bar.task("plots", total=total) as advance:
+        with bar.task("plots", total=3 + len(analysis.analysed)) as advance:
             for key, png in all_figures(analysis):
                 (stage / "plots" / key).write_bytes(png)
-                images[key] = png
-                if key in layer_keys:
-                    plot_keys[layer_keys[key]] = key
+                written.append(key)
                 advance()
-    _write_text(stage / "report.html", render_html(report, images, plot_keys))
-    return {"fits": wrote_fits, "plots": sorted(images)}
+    _write_text(stage / "report.html", render_html(report, page_data(analysis)))
+    return {"fits": wrote_fits, "plots": sorted(written)}
 
 
 def _move_into_place(stage: Path, out: Path, rendered: dict[str, Any]) -> None:
@@ -104,9 +99,10 @@ def _move_into_place(stage: Path, out: Path, rendered: dict[str, Any]) -> None:
 
 
 def write_outputs(
-    analysis: Any, out_dir: str | Path, *, plots: bool = True, progress: bool = False
+    analysis: Any, out_dir: str | Path, *, plots: bool = False, progress: bool = False
 ) -> Outputs:
-    """Write ``report.json``, ``layers.csv``, ``fits.nc`` (full mode), ``plots/`` and ``report.html``.
+    """Write ``report.json``, ``layers.csv``, ``fits.nc`` (full mode), ``report.html`` and, with
+    ``plots``, ``plots/``.
 
     Parameters
     ----------
@@ -116,9 +112,11 @@ def write_outputs(
         Output folder; created when missing. Files of an earlier report there are replaced
         (other files are left alone).
     plots
-        Draw the figures (``plots/*.png``, embedded in the HTML).
+        Also draw the figures as PNG files (``plots/*.png``, matplotlib, one per layer and three
+        for the network; about 0.3 s a layer). The page does not need them: it draws every chart
+        from the data it embeds.
     progress
-        Show a progress bar over the figures.
+        Show a progress bar over the PNG figures.
 
     Returns
     -------

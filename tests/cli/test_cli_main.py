@@ -146,7 +146,7 @@ def test_ctrl_c_while_writing_leaves_only_whole_files(capsys, tmp_path, monkeypa
 
     path = tiny_checkpoint(tmp_path / "tiny.npz")
     out, complete = tmp_path / "out", tmp_path / "complete"
-    argv = ["analyze", str(path), "--fast", "-q"]
+    argv = ["analyze", str(path), "--fast", "-q", "--plots"]
     assert main([*argv, "--layers", "l1", "--out", str(out)]) == 0  # the old report
     assert main([*argv, "--out", str(complete)]) == 0  # what the new one looks like
     old, new = _snapshot(out), _snapshot(complete)

@@ -124,3 +124,87 @@ def test_plot_filenames_are_safe_and_unique(analysis_factory):
     for name in names:
         assert re.fullmatch(r"layers/\d{4}-[A-Za-z0-9._-]+\.png", name), name
         assert ".." not in name
+
+
+# --------------------------------------------------------------------------- figures for papers
+
+
+@pytest.fixture
+def axes():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.5))
+    return fig.subplots()
+
+
+def test_plot_esd_draws_into_the_given_ax_and_returns_it(analysis, axes):
+    import rmtfit
+
+    layer = next(r for r in analysis.layers if r.ok)
+    ax = rmtfit.plot_esd(analysis, layer=layer.name, ax=axes)
+    assert ax is axes
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert layer.name in ax.get_title()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("MP fit") for t in labels)
+    assert any(t.startswith("power law") for t in labels)
+    assert any("predictive band" in t for t in labels) == (analysis.mode == "full")
+    spans = [p for p in ax.patches if type(p).__name__ == "Rectangle" and p.get_alpha() == 0.12]
+    assert bool(spans) == (analysis.mode == "full")  # the lambda+ credible interval
+
+
+def test_plot_esd_by_layer_id_on_linear_axes(analysis, axes):
+    import rmtfit
+
+    ax = rmtfit.plot_esd(analysis, layer=1, ax=axes, log=False, band=False, legend=False)
+    assert ax.get_xscale() == "linear" and ax.get_legend() is None
+    assert analysis.layers[1].name in ax.get_title()
+
+
+def test_plot_esd_names_the_layers_it_knows(analysis):
+    import rmtfit
+
+    with pytest.raises(ValueError, match="no analysed layer 'nope'.*encoder.0.weight"):
+        rmtfit.plot_esd(analysis, layer="nope")
+    with pytest.raises(ValueError, match="no analysed layer 'broken.weight'"):
+        rmtfit.plot_esd(analysis, layer="broken.weight")
+    with pytest.raises(TypeError, match="pass the rmtfit.Analysis"):
+        rmtfit.plot_esd(analysis.layers[0])
+
+
+def test_plot_alpha_and_plot_phases_return_their_ax(analysis, axes):
+    import rmtfit
+
+    ax = rmtfit.plot_alpha(analysis, ax=axes)
+    assert ax is axes and ax.get_ylabel().startswith("power-law exponent")
+    points = ax.containers[0].lines[0].get_ydata()
+    ok = [r for r in analysis.analysed if r.ok]
+    expected = [
+        r.posterior["alpha"].mean if analysis.mode == "full" else r.classical.alpha for r in ok
+    ]
+    np.testing.assert_allclose(points, expected)
+    if analysis.mode == "fast":
+        with pytest.raises(ValueError, match="no phase probabilities.*full analysis"):
+            rmtfit.plot_phases(analysis, ax=axes)
+        return
+    axes.clear()
+    ax = rmtfit.plot_phases(analysis, ax=axes)
+    heights = np.zeros(len(ok))
+    for container in ax.containers:
+        heights += [bar.get_height() for bar in container]
+    np.testing.assert_allclose(heights, 1.0, atol=1e-9)  # the phases of a layer sum to one
+
+
+def test_plot_esd_without_an_ax_makes_a_pyplot_figure(fast_analysis):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import rmtfit
+
+    ax = rmtfit.plot_esd(fast_analysis)
+    try:
+        assert ax.figure in [plt.figure(n) for n in plt.get_fignums()]
+    finally:
+        plt.close("all")

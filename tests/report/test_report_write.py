@@ -18,7 +18,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_writes_every_output(tmp_path, full_analysis):
-    outputs = write_outputs(full_analysis, tmp_path / "out")
+    outputs = write_outputs(full_analysis, tmp_path / "out", plots=True)
     for path in (outputs.report_json, outputs.layers_csv, outputs.html):
         assert path.is_file() and path.stat().st_size > 0
     assert outputs.fits_nc is None  # a hand-made Analysis has no Fits to save
@@ -57,11 +57,11 @@ def test_a_failed_rewrite_keeps_the_previous_report(tmp_path, analysis_factory, 
 
 def test_rewrite_replaces_plots_and_drops_a_stale_fits_file(tmp_path, analysis_factory):
     out = tmp_path / "out"
-    write_outputs(analysis_factory("fast", names=("old.layer.weight",)), out)
+    write_outputs(analysis_factory("fast", names=("old.layer.weight",)), out, plots=True)
     assert (out / "plots" / "layers" / "0000-old.layer.weight.png").is_file()
     (out / "fits.nc").write_bytes(b"from an earlier full run")
     (out / "notes.txt").write_text("the user's own file")
-    write_outputs(analysis_factory("fast", names=("new.layer.weight",)), out)
+    write_outputs(analysis_factory("fast", names=("new.layer.weight",)), out, plots=True)
     layer_plots = sorted(p.name for p in (out / "plots" / "layers").iterdir())
     assert layer_plots == ["0000-new.layer.weight.png"]
     assert not (out / "fits.nc").exists()
@@ -75,10 +75,19 @@ def test_out_path_that_is_a_file_is_an_error(tmp_path, fast_analysis):
         write_outputs(fast_analysis, target)
 
 
-def test_without_plots_the_html_has_no_images(tmp_path, fast_analysis):
-    outputs = write_outputs(fast_analysis, tmp_path / "out", plots=False)
+def test_by_default_no_png_is_drawn_and_the_page_has_its_chart_data(tmp_path, full_analysis):
+    outputs = write_outputs(full_analysis, tmp_path / "out")
     assert outputs.plots == ()
-    assert "data:image/png" not in outputs.html.read_text()
+    assert not (tmp_path / "out" / "plots").exists()
+    page = outputs.html.read_text()
+    assert "data:image/png" not in page
+    assert "id='rmtfit-data'" in page and "id='esd-canvas'" in page
+
+
+def test_png_figures_are_the_same_with_and_without_the_interactive_page(tmp_path, fast_analysis):
+    with_plots = write_outputs(fast_analysis, tmp_path / "a", plots=True)
+    without = write_outputs(fast_analysis, tmp_path / "b")
+    assert with_plots.html.read_text() == without.html.read_text()  # the PNGs are extra files
 
 
 @pytest.mark.parametrize(
