@@ -64,7 +64,12 @@ __all__ = ["__version__", "analyze", *_EXPORTS]
 
 
 def analyze(
-    source: Any, *, out: str | Path | None = None, plots: bool = True, **options: Any
+    source: Any,
+    *,
+    out: str | Path | None = None,
+    plots: bool = True,
+    save_pointwise: bool = False,
+    **options: Any,
 ) -> Any:
     """Analyse every weight matrix of a network and, with ``out``, write the report files.
 
@@ -72,7 +77,8 @@ def analyze(
     documented there: ``fast``, ``layers``, ``likelihoods``, ``seed``, ``device``, ``draws``,
     ``chains``, ``quiet``, ``progress``, ``ci_prob``); with ``out`` the :class:`rmtfit.Analysis`
     is then written by :func:`rmtfit.write_outputs` (``report.json``, ``layers.csv``, ``fits.nc``,
-    ``plots/`` when ``plots``, ``report.html``), atomically, into that folder.
+    ``plots/`` when ``plots``, ``report.html``), atomically, into that folder; ``save_pointwise``
+    also stores the pointwise log-likelihoods in ``fits.nc`` (``rmtfit analyze --save-pointwise``).
 
     Returns
     -------
@@ -89,7 +95,7 @@ def analyze(
         return analysis
     start = time.perf_counter()
     quiet = options.get("quiet", False) or not options.get("progress", True)
-    write_outputs(analysis, out, plots=plots, progress=not quiet)
+    write_outputs(analysis, out, plots=plots, progress=not quiet, save_pointwise=save_pointwise)
     return replace(analysis, timings={**analysis.timings, "write": time.perf_counter() - start})
 
 

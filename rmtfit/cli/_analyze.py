@@ -87,6 +87,12 @@ def _add_analysis_options(parser: argparse.ArgumentParser, *, out_help: str) -> 
         action="store_true",
         help="list each flagged fit and every library warning (one line each, on stderr)",
     )
+    parser.add_argument(
+        "--save-pointwise",
+        action="store_true",
+        help="also store pointwise log-likelihoods and per-eigenvalue draws in fits.nc "
+        "(about 10x larger; needed only to recompute PSIS-LOO from the file)",
+    )
 
 
 def add_commands(subparsers: Any) -> None:
@@ -172,7 +178,11 @@ def _analyze_and_write(args: argparse.Namespace, source: Any, out: Path) -> int:
         progress=not args.quiet,
     )
     outputs = write_outputs(
-        analysis, out, plots=args.plots and not args.no_plots, progress=not args.quiet
+        analysis,
+        out,
+        plots=args.plots and not args.no_plots,
+        progress=not args.quiet,
+        save_pointwise=args.save_pointwise,
     )
     if args.json:
         sys.stdout.write(report_json(build_report(analysis)) + "\n")

@@ -44,7 +44,8 @@ class LayerFit:
         ``diverging``, ``tree_depth``, ``n_steps``, ``acceptance_rate``, ``lp``, ``energy``,
         ``step_size``, each ``(chain, draw)``.
     log_likelihood
-        Pointwise log-likelihood ``(chain, draw, n_obs)`` (for PSIS-LOO).
+        Pointwise log-likelihood ``(chain, draw, n_obs)`` (for PSIS-LOO); ``None`` for a fit read
+        from a file written without it (:meth:`Fits.to_netcdf` with ``pointwise=False``).
     observed
         The ``n_obs`` eigenvalues the likelihood explains.
     context
@@ -59,18 +60,18 @@ class LayerFit:
     posterior: Mapping[str, np.ndarray]
     parameters: tuple[str, ...]
     sample_stats: Mapping[str, np.ndarray]
-    log_likelihood: np.ndarray
+    log_likelihood: np.ndarray | None
     observed: np.ndarray
     context: Mapping[str, float]
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def num_chains(self) -> int:
-        return int(self.log_likelihood.shape[0])
+        return int(np.shape(next(iter(self.posterior.values())))[0])
 
     @property
     def num_draws(self) -> int:
-        return int(self.log_likelihood.shape[1])
+        return int(np.shape(next(iter(self.posterior.values())))[1])
 
     @property
     def divergences(self) -> int:
@@ -95,7 +96,7 @@ class LayerFit:
         return arviz_adapter.to_inference_data(
             posterior=self.posterior,
             sample_stats=self.sample_stats,
-            log_likelihood={"obs": self.log_likelihood},
+            log_likelihood=None if self.log_likelihood is None else {"obs": self.log_likelihood},
             observed_data={"obs": self.observed},
             constant_data={k: np.asarray(v) for k, v in self.context.items()},
             dims=dims,
@@ -209,6 +210,7 @@ class Fits:
         *,
         spectra: Sequence[Any] | None = None,
         classical: Mapping[str, Any] | None = None,
+        loo: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._fits = MappingProxyType(dict(fits))
         self._status = MappingProxyType(dict(status))
@@ -218,6 +220,7 @@ class Fits:
         self._settings = MappingProxyType(dict(settings))
         self._objects = MappingProxyType(dict(likelihood_objects or {}))
         self._idata_cache: dict[tuple[str, str], Any] = {}
+        self._loo = MappingProxyType({k: dict(v) for k, v in (loo or {}).items()})
         self.spectra = tuple(spectra) if spectra is not None else None
         """The input spectra (in memory only: not written by :meth:`to_netcdf`)."""
         self.classical = MappingProxyType(dict(classical)) if classical is not None else None
@@ -309,6 +312,28 @@ class Fits:
             self._idata_cache[key] = self[key].to_inference_data(s, r)
         return self._idata_cache[key]
 
+    @property
+    def pointwise(self) -> bool:
+        """Whether every fit holds its pointwise log-likelihood (False for fits read from a file
+        written without it: PSIS-LOO cannot be recomputed, :meth:`loo_results` has the stored one)."""
+        return all(f.log_likelihood is not None for f in self._fits.values())
+
+    def loo_results(self, layer: str) -> Mapping[str, Any]:
+        """The PSIS-LOO comparison stored with ``layer`` (family -> ``Comparison.to_dict()``).
+
+        Filled for fits read from a ``fits.nc`` that the report wrote (it stores the analysis'
+        comparison); empty for fresh fits (compare them with :func:`rmtfit.compare`).
+        """
+        if layer not in self._layers:
+            raise KeyError(f"no layer {layer!r} in these fits; layers are {list(self._layers)}")
+        return MappingProxyType(dict(self._loo.get(layer, {})))
+
+    @staticmethod
+    def group_path(layer: str, likelihood: str) -> str:
+        """The group ``/<layer>/<likelihood>`` of one pair in a file of :meth:`to_netcdf`
+        (names percent-encoded): ``xarray.open_datatree(path)[Fits.group_path(layer, lik)]``."""
+        return _io.pair_path(layer, likelihood)
+
     def likelihood_object(self, name: str) -> Any:
         """The :class:`~rmtfit.likelihoods.Likelihood` used (looked up by name after a reload)."""
         if name in self._objects:
@@ -348,13 +373,34 @@ class Fits:
         return np.asarray(sample(keys, params))
 
     # ------------------------------------------------------------------ io
-    def to_netcdf(self, path: Any) -> None:
-        """Write every posterior and the summary to one netCDF-4 file, atomically."""
-        _io.write_fits(self, path)
+    def to_netcdf(
+        self,
+        path: Any,
+        *,
+        pointwise: bool = False,
+        loo: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Write every posterior and the summary to one netCDF-4 group tree, atomically.
+
+        One group ``/<layer>/<likelihood>`` per fitted pair, whose children are ArviZ
+        InferenceData groups (``posterior``, ``sample_stats``, ``observed_data``,
+        ``constant_data``; ``log_likelihood`` only with ``pointwise``), and ``/summary``.
+        Draws are stored as float32 where that changes no value by more than 0.1% of its
+        posterior sd. ``pointwise`` also stores the pointwise log-likelihood and per-eigenvalue
+        derived draws (needed to recompute PSIS-LOO); ``loo`` (layer -> family -> the layer's
+        :class:`rmtfit.comparison.Comparison`) stores each pair's LOO results; by default the
+        ones these fits were read with (:meth:`loo_results`).
+        """
+        _io.write_fits(self, path, pointwise=pointwise, loo=self._loo if loo is None else loo)
 
     @classmethod
     def from_netcdf(cls, path: Any) -> Fits:
-        """Read a file written by :meth:`to_netcdf` (exact round trip)."""
+        """Read a file written by :meth:`to_netcdf`.
+
+        Statuses, summary, settings, observations and constants come back exactly, draws to the
+        precision they were stored with (as float64); without ``pointwise`` the fits have no
+        ``log_likelihood`` (:attr:`pointwise` is False) and carry the stored LOO results.
+        """
         parts = _io.read_fits(path)
         pairs = {key: LayerFit(**kwargs) for key, kwargs in parts["pairs"].items()}
         return cls(
@@ -364,6 +410,7 @@ class Fits:
             parts["likelihoods"],
             parts["summary"],
             parts["settings"],
+            loo=parts["loo"],
         )
 
     def __repr__(self) -> str:

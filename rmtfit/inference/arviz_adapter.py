@@ -12,7 +12,8 @@ It holds three things:
   in Python, which costs milliseconds per series and seconds per network;
 * :func:`summary_stats`: posterior mean, sd and the central (equal-tailed) credible interval;
 * thin wrappers that build and read :class:`arviz.InferenceData` (:func:`to_inference_data`,
-  :func:`loo`, :func:`compare`, :func:`summary`, and the reference diagnostics used by tests);
+  :func:`from_datatree` for a pair of a ``fits.nc`` group tree, :func:`loo`, :func:`compare`,
+  :func:`summary`, and the reference diagnostics used by tests);
 * PSIS-LOO observation by observation (:func:`loo_pointwise`, :class:`PointwiseLoo`) and the
   observed data of a fit (:func:`observed_values`), for :mod:`rmtfit.comparison`, which does the
   rest (differences, weights, diagnostics) with small pure functions on numpy arrays.
@@ -39,6 +40,7 @@ __all__ = [
     "ess_tail",
     "mcse_mean",
     "to_inference_data",
+    "from_datatree",
     "loo",
     "compare",
     "summary",
@@ -370,6 +372,20 @@ def to_inference_data(
     for name in idata.groups():  # the attributes on every group too (xarray readers see them)
         idata[name].attrs.update(dict(attrs or {}))
     return idata
+
+
+def from_datatree(node: Any) -> Any:
+    """The InferenceData of one ``/<layer>/<likelihood>`` node of a ``fits.nc`` group tree.
+
+    ``node`` is an ``xarray.DataTree`` whose children are the groups (``posterior``,
+    ``sample_stats``, ...), e.g. ``xarray.open_datatree(path, engine="h5netcdf")[path_of_pair]``.
+    ArviZ 0.x builds an ``InferenceData`` from the children; ArviZ 1.x works on the DataTree
+    itself, so it is returned as it is.
+    """
+    import arviz as az
+
+    builder = getattr(getattr(az, "InferenceData", None), "from_datatree", None)
+    return node if builder is None else builder(node)
 
 
 def loo(idata: Any, *, pointwise: bool = True, var_name: str = "obs") -> Any:

@@ -53,7 +53,9 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _render(analysis: Any, stage: Path, plots: bool, bar: Any) -> dict[str, Any]:
+def _render(
+    analysis: Any, stage: Path, plots: bool, bar: Any, save_pointwise: bool = False
+) -> dict[str, Any]:
     """Render every file into ``stage``; returns what was written."""
     from rmtfit.report._csv import layers_csv
     from rmtfit.report._html import page_data, render_html
@@ -64,7 +66,10 @@ def _render(analysis: Any, stage: Path, plots: bool, bar: Any) -> dict[str, Any]
     _write_text(stage / "layers.csv", layers_csv(analysis))
     wrote_fits = False
     if analysis.fits is not None:
-        analysis.fits.to_netcdf(stage / "fits.nc")  # every posterior and the summary
+        # the posteriors, the summary and the LOO results; pointwise values only on request
+        analysis.fits.to_netcdf(
+            stage / "fits.nc", pointwise=save_pointwise, loo=analysis.comparison or None
+        )
         wrote_fits = True
     written: list[str] = []
     if plots:  # matplotlib PNG files for papers; the page draws its charts itself
@@ -99,7 +104,12 @@ def _move_into_place(stage: Path, out: Path, rendered: dict[str, Any]) -> None:
 
 
 def write_outputs(
-    analysis: Any, out_dir: str | Path, *, plots: bool = False, progress: bool = False
+    analysis: Any,
+    out_dir: str | Path,
+    *,
+    plots: bool = False,
+    progress: bool = False,
+    save_pointwise: bool = False,
 ) -> Outputs:
     """Write ``report.json``, ``layers.csv``, ``fits.nc`` (full mode), ``report.html`` and, with
     ``plots``, ``plots/``.
@@ -117,6 +127,10 @@ def write_outputs(
         from the data it embeds.
     progress
         Show a progress bar over the PNG figures.
+    save_pointwise
+        Also store the pointwise log-likelihood and the per-eigenvalue derived draws in
+        ``fits.nc`` (about ten times larger; needed only to recompute PSIS-LOO from the file:
+        each pair's LOO results are stored either way).
 
     Returns
     -------
@@ -130,7 +144,7 @@ def write_outputs(
     stage = Path(tempfile.mkdtemp(prefix=".rmtfit-tmp-", dir=out))
     try:
         with ProgressBar(enabled=progress) as bar:
-            rendered = _render(analysis, stage, plots, bar)
+            rendered = _render(analysis, stage, plots, bar, save_pointwise)
         _move_into_place(stage, out, rendered)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
