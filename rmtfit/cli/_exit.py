@@ -19,8 +19,9 @@ class UsageError(Exception):
     """Bad input or usage: printed as one line, exit code 2."""
 
 
-# rmtfit's own warnings that the summary already reports (as "3 of 53 fits flagged")
-_SUMMARISED = ("DiagnosticsWarning",)
+# rmtfit's own warnings that the summary already reports per likelihood ("3 of 53 fits flagged",
+# "PSIS-LOO unreliable (Pareto k > 0.7) in 2"): rmtfit.report.diagnostics_lines
+_SUMMARISED = ("DiagnosticsWarning", "HighParetoKWarning")
 
 
 @contextmanager
@@ -28,10 +29,11 @@ def quiet_warnings(*, verbose: bool = False) -> Iterator[list[warnings.WarningMe
     """Keep every warning raised inside from reaching the terminal as Python prints it.
 
     Library warnings (ArviZ's FutureWarning, NumPyro's and JAX's UserWarnings) are dropped.
-    rmtfit's convergence warnings are dropped too: the summary reports them per likelihood. Any
-    other warning of an rmtfit category is one ``note:`` line on stderr; other warnings raised
-    from rmtfit's code (numpy's RuntimeWarnings, say) are counted in one line. With ``verbose``
-    every warning is printed, one line each, with its category and no source line.
+    rmtfit's convergence and PSIS-LOO warnings are dropped too: the summary reports them per
+    likelihood. Any other warning of an rmtfit category is one ``note:`` line on stderr; other
+    warnings raised from rmtfit's code (numpy's RuntimeWarnings, say) are counted in one line.
+    With ``verbose`` every warning is printed, one line each, with its category and no source
+    line.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
@@ -52,8 +54,7 @@ def _report(caught: list[warnings.WarningMessage], verbose: bool) -> None:
         seen.add((name, message))
         our_category = item.category.__module__.startswith("rmtfit")
         if verbose:
-            origin = "rmtfit" if our_category or _from_rmtfit(item.filename) else "library"
-            print(f"warning ({origin}, {name}): {message}", file=sys.stderr)
+            print(f"warning ({name}): {message}", file=sys.stderr)
         elif our_category and name not in _SUMMARISED:
             print(f"note: {message}", file=sys.stderr)
         elif not our_category and _from_rmtfit(item.filename):

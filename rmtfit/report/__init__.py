@@ -10,6 +10,7 @@ documented in ``docs/report.md``.
 """
 
 from rmtfit.report._csv import CSV_COLUMNS, layers_csv
+from rmtfit.report._esd_data import LayerCurves, layer_curves
 from rmtfit.report._json import (
     PHASES,
     SCHEMA,
@@ -18,7 +19,6 @@ from rmtfit.report._json import (
     report_json,
     validate_report,
 )
-from rmtfit.report._esd_data import LayerCurves, layer_curves
 from rmtfit.report._plots import plot_alpha, plot_esd, plot_phases
 from rmtfit.report._terminal import (
     HOW_TO_READ,

@@ -86,7 +86,7 @@ def _metric(name: str) -> Any:
 
 
 def _posterior_spikes(r: Any) -> str:
-    return _fmt(getattr((r.posterior or {}).get("num_spikes"), "mean", None), 2)
+    return _fmt(getattr((r.posterior or {}).get("num_spikes"), "mean", None))
 
 
 def _columns(analysis: Any) -> list[tuple[str, int, Any]]:
@@ -182,26 +182,40 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
+PARETO_K_OK = 0.7  # PSIS-LOO's own limit (Vehtari et al. 2017): above it a term is unreliable
+
+
 def diagnostics_lines(analysis: Any, *, verbose: bool = False) -> list[str]:
-    """One line per fitted likelihood with flagged fits (``3 of 53 fits flagged, see report.json``);
-    with ``verbose`` also one line per flagged fit with its reason."""
-    flagged: dict[str, list[tuple[str, str]]] = {}
+    """One line per fitted likelihood whose fits were flagged or whose PSIS-LOO is unreliable
+    (``mp_spikes: 3 of 53 fits flagged, see report.json``); with ``verbose`` also one line per
+    layer concerned, with the reason."""
     fitted: dict[str, int] = {}
+    flagged: dict[str, list[str]] = {}
+    high_k: dict[str, list[str]] = {}
     for layer in analysis.analysed:
         for name, model in (layer.models or {}).items():
             status = str(model.get("status") or "")
-            if status in ("ok", "flagged"):
-                fitted[name] = fitted.get(name, 0) + 1
+            if status not in ("ok", "flagged"):
+                continue
+            fitted[name] = fitted.get(name, 0) + 1
             if status == "flagged":
-                flagged.setdefault(name, []).append((layer.name, str(model.get("reason") or "")))
+                flagged.setdefault(name, []).append(f"{layer.name}: {model.get('reason') or ''}")
+            k = model.get("max_pareto_k")
+            if k is not None and math.isfinite(k) and k > PARETO_K_OK:
+                high_k.setdefault(name, []).append(f"{layer.name}: max Pareto k {k:.2f}")
     lines = []
-    for name, items in flagged.items():
+    for name, total in fitted.items():
+        parts = []
+        if name in flagged:
+            parts.append(f"{len(flagged[name])} of {total} fits flagged")
+        if name in high_k:
+            parts.append(f"PSIS-LOO unreliable (Pareto k > {PARETO_K_OK}) in {len(high_k[name])}")
+        if not parts:
+            continue
         detail = "" if verbose else " (--verbose: which)"
-        lines.append(
-            f"{name}: {len(items)} of {fitted[name]} fits flagged, see report.json{detail}"
-        )
+        lines.append(f"{name}: {', '.join(parts)}; see report.json{detail}")
         if verbose:
-            lines += [f"  {layer}: {reason}" for layer, reason in items]
+            lines += [f"  {item}" for item in flagged.get(name, []) + high_k.get(name, [])]
     return lines
 
 
@@ -230,7 +244,14 @@ def print_summary(
     from rich.console import Console
 
     console = console or Console()
-    console.print(summary_table(analysis, width=console.width, wide=wide), crop=False)
+    table = summary_table(analysis, width=console.width, wide=wide)
+    width = console.width
+    if wide:  # as wide as the table needs, even off a terminal (80 columns)
+        console.width = max(width, _natural_width(table))
+    try:
+        console.print(table)
+    finally:
+        console.width = width
     say = lambda text: console.print(text, highlight=False)  # noqa: E731
     for line in diagnostics_lines(analysis, verbose=verbose):
         say(_escape(line))

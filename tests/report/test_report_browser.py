@@ -79,7 +79,9 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
-        target = next(t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "page")
+        target = next(
+            t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "page"
+        )
         attached = self.send("Target.attachToTarget", targetId=target["targetId"], flatten=True)
         self.session = attached["sessionId"]
         for domain in ("Page.enable", "Runtime.enable"):

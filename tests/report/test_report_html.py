@@ -26,7 +26,9 @@ def rendered(analysis_factory):
 
 
 def _embedded(page: str) -> dict:
-    block = re.search(r"<script type='application/json' id='rmtfit-data'>(.*?)</script>", page, re.S)
+    block = re.search(
+        r"<script type='application/json' id='rmtfit-data'>(.*?)</script>", page, re.S
+    )
     assert block is not None
     return json.loads(block.group(1))
 
