@@ -7,7 +7,7 @@ credible intervals and the posterior predictive band, so a page of 500 layers st
 renders no image on the server. Nothing refers to another file or a URL. Every name that comes
 from the checkpoint goes through :func:`html.escape` in HTML and is written as JSON with ``<``,
 ``>`` and ``&`` escaped inside the data block; the script only sets it as text.
-Sections (ids): ``summary``, ``network``, ``phases``, ``layers``, ``not-analysed``, ``about``.
+Sections (ids): ``summary``, ``layers``, ``phases``, ``network``, ``not-analysed``, ``about``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rmtfit.report._json import PHASES, POSTERIOR_QUANTITIES
 
 __all__ = ["SECTIONS", "render_html", "page_data"]
 
-SECTIONS = ("summary", "network", "phases", "layers", "not-analysed", "about")
+SECTIONS = ("summary", "layers", "phases", "network", "not-analysed", "about")
 
 _QUANTITY_LABELS = {
     "alpha": "α (power-law exponent)",
@@ -456,9 +456,9 @@ def render_html(report: dict[str, Any], data: dict[str, Any]) -> str:
         f"<header><h1>rmtfit report</h1><p class='meta'>{esc(report['source'])} · {esc(report['mode'])} mode"
         f" · rmtfit {esc(report['rmtfit_version'])}</p><nav>{nav}</nav></header><main>"
         + _summary(report)
-        + _network(report)
-        + _phases(report)
         + _layers(report)
+        + _phases(report)
+        + _network(report)
         + _not_analysed(report)
         + "</main>"
         + _about(report)

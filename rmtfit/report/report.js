@@ -183,7 +183,12 @@
     var ymax = Math.max.apply(null, dens), ymin = Infinity;
     dens.forEach(function (d) { if (d > 0 && d < ymin) ymin = d; });
     var ylo = log ? ymin / 3 : 0, yhi = log ? ymax * 3 : ymax * 1.15;
-    var plot = new Plot(canvas, [edges[0], edges[edges.length - 1], log], [ylo, yhi, log], [12, 14, 42, 62]);
+    var xhi = edges[edges.length - 1];
+    [rec.lp, rec.xm].forEach(function (t) {  // room for lambda+ and xmin with their intervals
+      if (t) t.forEach(function (v) { if (v !== null && isFinite(v) && v > xhi) xhi = v; });
+    });
+    xhi = xhi > edges[edges.length - 1] ? (log ? xhi * 1.15 : xhi + 0.04 * (xhi - edges[0])) : xhi;
+    var plot = new Plot(canvas, [edges[0], xhi, log], [ylo, yhi, log], [12, 14, 42, 62]);
     var items = [["ESD (histogram of " + rec.n + " eigenvalues" + (log && rec.z ? ", " + rec.z + " ≤ 0 not shown" : "") + ")", "#263238", "fill"]];
     plot.steps(edges, null, dens, "#eceff1", null);
     bands.forEach(function (b, i) {
