@@ -209,10 +209,10 @@ def diagnostics_lines(analysis: Any, *, verbose: bool = False) -> list[str]:
         if name in flagged:
             parts.append(f"{len(flagged[name])} of {total} fits flagged")
         if name in high_k:
-            parts.append(f"PSIS-LOO unreliable (Pareto k > {PARETO_K_OK}) in {len(high_k[name])}")
+            parts.append(f"{len(high_k[name])} of {total} with Pareto k > {PARETO_K_OK}")
         if not parts:
             continue
-        detail = "" if verbose else " (--verbose: which)"
+        detail = "" if verbose else ", --verbose"
         lines.append(f"{name}: {', '.join(parts)}; see report.json{detail}")
         if verbose:
             lines += [f"  {item}" for item in flagged.get(name, []) + high_k.get(name, [])]

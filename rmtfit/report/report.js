@@ -6,7 +6,7 @@
   var DATA = JSON.parse(document.getElementById("rmtfit-data").textContent);
   var BY_ID = {};
   DATA.layers.forEach(function (rec) { BY_ID[rec.id] = rec; });
-  var BAND_COLOURS = ["rgba(30,136,229,0.30)", "rgba(229,57,53,0.28)", "rgba(67,160,71,0.30)"];
+  var BAND_COLOURS = ["rgba(30,136,229,0.22)", "rgba(229,57,53,0.16)", "rgba(67,160,71,0.18)"];
   var BAND_EDGES = ["#1e88e5", "#e53935", "#43a047"];
   var PHASE_COLOURS = DATA.phase_colours;
   var state = { id: null, scale: "log" };
@@ -138,7 +138,7 @@
     if (!isFinite(v)) return;
     this.clip(function (g) {
       if (span && isFinite(span[0]) && isFinite(span[1])) {
-        g.fillStyle = colour; g.globalAlpha = 0.13;
+        g.fillStyle = colour; g.globalAlpha = 0.07;
         var a = self.x.map(span[0]), b = self.x.map(span[1]);
         g.fillRect(a, m[0], Math.max(b - a, 1), self.h - m[0] - m[2]);
         g.globalAlpha = 1;

@@ -46,7 +46,7 @@ def test_the_full_summary_keeps_alpha_intervals_and_phases_at_80_columns(analysi
 
 def test_diagnostics_are_one_line_per_likelihood(full_analysis):
     lines = diagnostics_lines(full_analysis)
-    assert lines == ["truncated_power_law: 4 of 4 fits flagged; see report.json (--verbose: which)"]
+    assert lines == ["truncated_power_law: 4 of 4 fits flagged; see report.json, --verbose"]
     verbose = diagnostics_lines(full_analysis, verbose=True)
     assert verbose[0] == "truncated_power_law: 4 of 4 fits flagged; see report.json"
     assert verbose[1:] == [f"  {r.name}: r_hat 1.02 > 1.01" for r in full_analysis.analysed if r.ok]
