@@ -7,7 +7,8 @@ family at a time and checks that the observed data of the compared fits are iden
 a mix raises a ``ValueError`` naming the two likelihoods.
 
 Leave-one-out predictive accuracy is estimated with Pareto-smoothed importance sampling
-(PSIS-LOO; Vehtari, Gelman & Gabry 2017; Vehtari et al. 2024) through ArviZ. The model weights are
+(PSIS-LOO; Vehtari, Gelman & Gabry 2017; Vehtari et al. 2024) by :func:`rmtfit.comparison.psis_loo`,
+ArviZ's algorithm on every observation at once. The model weights are
 stacking weights (Yao, Vehtari, Simpson & Gelman 2018), which maximise the leave-one-out log score
 of the weighted mixture:
 
@@ -34,8 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from rmtfit.comparison._psis import PsisLoo, psis_loo, relative_efficiency
 from rmtfit.comparison._weights import model_weights
-from rmtfit.inference.arviz_adapter import loo_pointwise, observed_values
+from rmtfit.inference.arviz_adapter import observed_values
 from rmtfit.posterior import (
     LOG_LIKELIHOOD_VARIABLE,
     LayerPosteriors,
@@ -310,7 +312,7 @@ def _compare_group(
     seed: int,
 ) -> Comparison:
     names = list(group)
-    loos = {name: loo_pointwise(group[name], LOG_LIKELIHOOD_VARIABLE) for name in names}
+    loos = {name: _loo(name, group[name], layer) for name in names}
     good_k = min(loo.good_k for loo in loos.values())
     notes: list[str] = []
     elpd_i: dict[str, np.ndarray] = {}
@@ -338,6 +340,24 @@ def _compare_group(
         good_k=good_k,
         notes=tuple(notes),
     )
+
+
+def _loo(name: str, idata: Any, layer: str) -> PsisLoo:
+    """PSIS-LOO of one fit, with ArviZ's relative efficiency (from the posterior's ESS)."""
+    variables = getattr(idata.log_likelihood, "data_vars", {})
+    if LOG_LIKELIHOOD_VARIABLE not in variables:
+        raise ValueError(
+            f"layer {layer!r}: the fit of {name!r} has no log_likelihood['{LOG_LIKELIHOOD_VARIABLE}'] "
+            f"(it has {sorted(variables)}); refit with pointwise log-likelihoods stored."
+        )
+    posterior = getattr(idata, "posterior", None)
+    if posterior is None or not posterior.data_vars:
+        raise ValueError(
+            f"layer {layer!r}: the fit of {name!r} has no posterior draws; PSIS-LOO needs them "
+            "for the relative efficiency of the draws. Pass the fit with its posterior group."
+        )
+    r_eff = relative_efficiency(posterior[v].values for v in posterior.data_vars)
+    return psis_loo(idata.log_likelihood[LOG_LIKELIHOOD_VARIABLE].values, r_eff=r_eff)
 
 
 def _apply_refit(
