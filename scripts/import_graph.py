@@ -38,8 +38,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("posterior",),
     ("comparison",),
     ("phases", "network"),
+    ("distributed",),
     ("pipeline",),
     ("report",),
+    ("track",),
     ("cli",),
 )
 """The stages in data-flow order; a stage may import the stages of the rows above it only.

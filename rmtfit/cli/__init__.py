@@ -1,7 +1,8 @@
 """The ``rmtfit`` command.
 
 The command line is one package, the top layer of rmtfit: ``spectra`` (:mod:`rmtfit.cli._spectra`),
-``analyze``, ``demo`` and ``compare`` (:mod:`rmtfit.cli._analyze`). Each subcommand module defines
+``analyze``, ``demo`` and ``compare`` (:mod:`rmtfit.cli._analyze`), ``track``
+(:mod:`rmtfit.cli._track`). Each subcommand module defines
 ``add_commands(subparsers)``; it calls the pipeline (:mod:`rmtfit.pipeline`) and the report
 (:mod:`rmtfit.report`), never the other way round.
 
@@ -30,7 +31,7 @@ from rmtfit.cli._exit import (
 __all__ = ["main", "UsageError", "EXIT_OK", "EXIT_LAYERS_FAILED", "EXIT_BAD_INPUT"]
 
 # module -> it defines `add_commands(subparsers)`; each command sets `func(args) -> int`.
-_COMMAND_MODULES = ("rmtfit.cli._spectra", "rmtfit.cli._analyze")
+_COMMAND_MODULES = ("rmtfit.cli._spectra", "rmtfit.cli._analyze", "rmtfit.cli._track")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,8 @@ from rmtfit.cli._paths import check_out_file, check_out_folder
 __all__ = ["add_commands", "compare_checkpoints"]
 
 DEMO_DIR = "rmtfit-demo"
+PARTS_DIR = "rmtfit-parts"
+"""Where ``--scheduler`` and ``--resume`` keep each finished layer, inside the output folder."""
 
 
 def _positive_int(text: str) -> int:
@@ -63,6 +65,18 @@ def _add_analysis_options(parser: argparse.ArgumentParser, *, out_help: str) -> 
     )
     parser.add_argument("--draws", type=_positive_int, metavar="N", help="MCMC draws per chain")
     parser.add_argument("--chains", type=_positive_int, metavar="N", help="MCMC chains")
+    parser.add_argument(
+        "--scheduler",
+        metavar="SPEC",
+        help="run groups of layers as Dask tasks: local:N (N worker processes here) or "
+        "tcp://HOST:PORT (a running Dask scheduler); needs pip install 'rmtfit[dask]'",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"keep the layers an interrupted run already finished (in OUT/{PARTS_DIR}) and "
+        "compute only the others; the settings must be the same",
+    )
     parser.add_argument(
         "--plots",
         action="store_true",
@@ -147,6 +161,21 @@ def _likelihoods(text: str | None) -> list[str] | None:
     return names
 
 
+def _task_options(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """``client``/``staging``/``resume`` for the pipeline from ``--scheduler`` and ``--resume``."""
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is None and not getattr(args, "resume", False):
+        return {}  # the default: in-process, no parts on disk, Dask never imported
+    if scheduler is not None:
+        from rmtfit.distributed import parse_scheduler
+
+        try:
+            parse_scheduler(scheduler)
+        except ValueError as exc:
+            raise UsageError(f"--scheduler: {exc}") from None
+    return {"client": scheduler, "staging": out / PARTS_DIR, "resume": bool(args.resume)}
+
+
 def _announce_out(out: Path, quiet: bool) -> None:
     if quiet or not out.is_dir() or not any(out.iterdir()):
         return
@@ -176,6 +205,7 @@ def _analyze_and_write(args: argparse.Namespace, source: Any, out: Path) -> int:
         chains=args.chains,
         quiet=args.quiet,
         progress=not args.quiet,
+        **_task_options(args, out),
     )
     outputs = write_outputs(
         analysis,

@@ -8,9 +8,11 @@ assigns phase probabilities (:mod:`rmtfit.phases`) and summarises the network
 :func:`rmtfit.report.write_outputs` (or ``rmtfit.analyze(..., out=dir)``) writes the report files
 (see :mod:`rmtfit.report` and ``docs/report.md``).
 
-Every call into another stage goes through one of the ``_collect_*`` functions below or through
-:func:`rmtfit.pipeline._full.collect_full` (the full mode), so the coupling to the other stages'
-interfaces lives in this package only. A layer that fails at any stage is kept, marked
+Every call into another stage goes through one of the ``collect_*`` functions of
+:mod:`rmtfit.pipeline._stages` or through :func:`rmtfit.pipeline._full.collect_full` (the full
+mode), so the coupling to the other stages' interfaces lives in this package only. With
+``client=`` (or ``staging=``) the same functions run as Dask tasks on groups of layers
+(:mod:`rmtfit.pipeline._parallel`). A layer that fails at any stage is kept, marked
 ``failed`` with the reason, and the run goes on.
 """
 
@@ -20,16 +22,16 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rmtfit.classical import fit_classical
 from rmtfit.common import CI_PROB, ProgressBar, check_ci_prob
 from rmtfit.pipeline._parts import FullResults, LayerBase
 from rmtfit.pipeline._results import Analysis, LayerResult
-from rmtfit.spectra import load_spectra, spectral_metrics
+from rmtfit.pipeline._stages import collect_classical, collect_likelihoods, collect_spectra
 
 __all__ = ["analyze"]
 
@@ -47,6 +49,10 @@ def analyze(
     quiet: bool = False,
     progress: bool = True,
     ci_prob: float = CI_PROB,
+    client: Any = None,
+    staging: str | Path | None = None,
+    resume: bool = False,
+    layers_per_task: int | None = None,
 ) -> Analysis:
     """Analyse every weight matrix of a network.
 
@@ -72,6 +78,21 @@ def analyze(
         ``quiet`` silences every terminal output; ``progress=False`` hides the progress bars only.
     ci_prob
         Probability of the equal-tailed credible intervals, in (0, 1).
+    client
+        A ``dask.distributed.Client``, or a scheduler string (``"local:N"``: N worker processes
+        started for this call; ``"tcp://HOST:PORT"``): groups of layers run as Dask tasks on its workers (the
+        spectra too, when ``source`` is a path every worker can read). The result equals the
+        serial run's with the same seed, except the random draws behind the ESD plots' predictive
+        bands (``docs/scaling.md``). Default ``None``: everything in this process, no Dask.
+    staging
+        A folder where each layer's result is written as soon as its task finishes
+        (:class:`rmtfit.distributed.PartStore`); ``rmtfit analyze --scheduler`` uses
+        ``<out>/parts``. Also works without ``client`` (groups run one after the other here).
+    resume
+        Keep the layers already in ``staging`` (from a run with the same settings that stopped)
+        and compute only the others.
+    layers_per_task
+        Layers per task (default: about four tasks per worker).
 
     Returns
     -------
@@ -85,36 +106,45 @@ def analyze(
         The input cannot be read, no layer is left to analyse, or an argument is out of range.
     """
     settings = _check_arguments(layers, seed, draws, chains, ci_prob, device)
-    chosen = () if fast else _collect_likelihoods(likelihoods)
+    chosen = () if fast else collect_likelihoods(likelihoods)
     timings: dict[str, float] = {}
-    with ProgressBar(enabled=progress and not quiet) as bar:
-        start = time.perf_counter()
-        spectra = _collect_spectra(
-            source, layers=layers, device=device, progress=progress and not quiet
+    if client is not None or staging is not None or resume:
+        spectra, per_layer, full = _collect_distributed(
+            source,
+            client=client,
+            staging=staging,
+            resume=resume,
+            layers_per_task=layers_per_task,
+            chosen=chosen,
+            options={
+                "layers": layers,
+                "device": device,
+                "fast": bool(fast),
+                "likelihoods": likelihoods,
+                "seed": int(seed),
+                "draws": draws,
+                "chains": chains,
+                "ci_prob": float(ci_prob),
+            },
+            progress=progress and not quiet,
+            timings=timings,
         )
-        timings["spectra"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        per_layer = _collect_classical(spectra, bar)
-        timings["classical"] = time.perf_counter() - start
-
-        full = FullResults()
-        if not fast:
-            from rmtfit.pipeline._full import collect_full  # JAX and NumPyro: not in fast mode
-
-            full = collect_full(
-                spectra,
-                per_layer,
-                chosen,
-                seed=int(seed),
-                draws=draws,
-                chains=chains,
-                ci_prob=float(ci_prob),
-                bar=bar,
-                timings=timings,
-            )
+    else:
+        spectra, per_layer, full = _collect_serial(
+            source,
+            layers,
+            device,
+            fast,
+            chosen,
+            int(seed),
+            draws,
+            chains,
+            float(ci_prob),
+            progress and not quiet,
+            timings,
+        )
     results = _layer_results(spectra, per_layer, full)
-    analysis = Analysis(
+    return Analysis(
         source=str(spectra.source or _describe(source)),
         mode="fast" if fast else "full",
         seed=int(seed),
@@ -134,7 +164,93 @@ def analyze(
         settings={**settings, "fast": bool(fast), "draws": draws, "chains": chains},
         timings=timings,
     )
-    return analysis
+
+
+def _collect_serial(
+    source: Any,
+    layers: str | None,
+    device: str,
+    fast: bool,
+    chosen: Sequence[tuple[str, Any]],
+    seed: int,
+    draws: int | None,
+    chains: int | None,
+    ci_prob: float,
+    progress: bool,
+    timings: dict[str, float],
+) -> tuple[Any, dict[str, LayerBase], FullResults]:
+    """Spectra, classical and full results of every layer, in this process (the default)."""
+    with ProgressBar(enabled=progress) as bar:
+        start = time.perf_counter()
+        spectra = collect_spectra(source, layers=layers, device=device, progress=progress)
+        timings["spectra"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        per_layer = collect_classical(spectra, bar)
+        timings["classical"] = time.perf_counter() - start
+
+        full = FullResults()
+        if not fast:
+            from rmtfit.pipeline._full import collect_full  # JAX and NumPyro: not in fast mode
+
+            full = collect_full(
+                spectra,
+                per_layer,
+                chosen,
+                seed=seed,
+                draws=draws,
+                chains=chains,
+                ci_prob=ci_prob,
+                bar=bar,
+                timings=timings,
+            )
+    return spectra, per_layer, full
+
+
+def _collect_distributed(
+    source: Any,
+    *,
+    client: Any,
+    staging: str | Path | None,
+    resume: bool,
+    layers_per_task: int | None,
+    chosen: Sequence[tuple[str, Any]],
+    options: Mapping[str, Any],
+    progress: bool,
+    timings: dict[str, float],
+) -> tuple[Any, dict[str, LayerBase], FullResults]:
+    """Spectra, classical and full results of every layer, computed as tasks (``client``)."""
+    from rmtfit.pipeline._parallel import merge_parts, run_distributed
+
+    if resume and staging is None:
+        raise ValueError("resume=True needs staging=<folder> (where the finished layers are).")
+    if layers_per_task is not None and (isinstance(layers_per_task, bool) or layers_per_task < 1):
+        raise ValueError(f"layers_per_task={layers_per_task!r}: must be a positive integer.")
+    fingerprint = {
+        "source": str(source) if isinstance(source, str | Path) else _describe(source),
+        **{k: v for k, v in options.items() if k != "likelihoods"},
+        "likelihoods": [name for name, _ in chosen],
+    }
+    run = partial(
+        run_distributed,
+        source,
+        staging=staging,
+        resume=resume,
+        layers_per_task=layers_per_task,
+        options=options,
+        fingerprint=fingerprint,
+        progress=progress,
+    )
+    start = time.perf_counter()
+    if isinstance(client, str):  # a scheduler spec: the cluster lives as long as this call
+        from rmtfit.distributed import connect
+
+        with connect(client) as connected:
+            work, parts = run(client=connected)
+    else:
+        work, parts = run(client=client)
+    timings["tasks"] = time.perf_counter() - start
+    return merge_parts(work, parts, chosen, options)
 
 
 def _check_arguments(
@@ -166,19 +282,6 @@ def _check_arguments(
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device={device!r}: use 'auto', 'cpu' or 'cuda'.")
     return {"layers": layers, "device": device}
-
-
-def _no_layers_message(spectra: Any, layers: str | None) -> str:
-    where = spectra.source or "the input"
-    if layers is not None and spectra.skipped:
-        return (
-            f"{where}: no weight matrix matches layers={layers!r}; "
-            f"tensor names look like {[s.name for s in spectra.skipped[:3]]}."
-        )
-    if spectra.skipped:
-        reasons = sorted({s.reason for s in spectra.skipped})[:3]
-        return f"{where}: no weight matrix to analyse ({len(spectra.skipped)} tensors, none a matrix: {reasons})."
-    return f"{where}: no tensors found; is this an empty checkpoint?"
 
 
 def _describe(source: Any) -> str:
@@ -242,85 +345,3 @@ def _layer_results(
         )
         next_id += bool(skipped.failed)
     return tuple(out)
-
-
-# --------------------------------------------------------------------------- stage adapters
-# Everything below calls another stage; with rmtfit.pipeline._full, nothing else in rmtfit does.
-
-METRIC_FIELDS = (
-    "lambda_max",
-    "log_spectral_norm",
-    "log_norm",
-    "stable_rank",
-    "entropy",
-    "numerical_rank",
-    "rank_loss",
-)
-
-
-def _collect_spectra(source: Any, *, layers: str | None, device: str, progress: bool) -> Any:
-    """Read the spectra (a :class:`rmtfit.Spectra` is filtered as given) with the layer filter."""
-    if isinstance(source, str | Path) and not Path(source).exists():
-        raise FileNotFoundError(f"{source}: no such file or folder; check the path.")
-    spectra = load_spectra(source, include=layers, device=device, progress=progress)
-    if not len(spectra) and not spectra.failed:
-        raise ValueError(_no_layers_message(spectra, layers))
-    return spectra
-
-
-def _collect_classical(spectra: Any, bar: Any) -> dict[str, LayerBase]:
-    """Scalar metrics and the classical fit of every layer; a layer that raises is failed."""
-    out: dict[str, LayerBase] = {}
-    with bar.task("classical fits", total=len(spectra)) as advance:
-        for spectrum in spectra:
-            out[spectrum.name] = _classical_one(spectrum, fit_classical, spectral_metrics)
-            advance()
-    return out
-
-
-def _classical_one(spectrum: Any, fit_classical: Any, spectral_metrics: Any) -> LayerBase:
-    bad = int(np.count_nonzero(~np.isfinite(spectrum.eigenvalues)))
-    if bad:
-        return LayerBase("failed", f"{bad} non-finite eigenvalues (NaN or Inf in the weights)")
-    try:
-        metrics = _metrics_dict(spectral_metrics(spectrum))
-    except Exception as exc:  # one bad layer never kills the run
-        return LayerBase("failed", f"spectral metrics failed: {type(exc).__name__}: {exc}")
-    try:
-        classical = fit_classical(spectrum)
-    except Exception as exc:
-        return LayerBase("failed", f"classical fit failed: {type(exc).__name__}: {exc}", metrics)
-    reason = "" if classical.ok else f"classical fit not done: {classical.reason}"
-    return LayerBase("ok", reason, metrics, classical)
-
-
-def _metrics_dict(metrics: Any) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for name in METRIC_FIELDS:
-        value = getattr(metrics, name, None)
-        if value is None and isinstance(metrics, Mapping):
-            value = metrics.get(name)
-        out[name] = float("nan") if value is None else float(value)
-    return out
-
-
-def _collect_likelihoods(likelihoods: Sequence[Any] | str | None) -> tuple[tuple[str, Any], ...]:
-    """``(name, Likelihood)`` pairs to fit: the default set, or the user's names/objects."""
-    from rmtfit.likelihoods import DEFAULT_LIKELIHOODS, get_likelihood  # imports JAX
-
-    if likelihoods is None:
-        likelihoods = DEFAULT_LIKELIHOODS
-    elif isinstance(likelihoods, str):
-        likelihoods = [n.strip() for n in likelihoods.split(",") if n.strip()]
-    chosen = []
-    for item in likelihoods:
-        try:
-            lik = get_likelihood(item)
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0]) if exc.args else str(exc)) from None
-        chosen.append((lik.name, lik))
-    if not chosen:
-        raise ValueError(
-            "likelihoods: the list is empty; name at least one likelihood, or pass None for the defaults."
-        )
-    return tuple(chosen)

@@ -13,12 +13,13 @@ eigenvalues in float64, batched by shape (:mod:`~rmtfit.spectra.eigen`). The res
 :func:`spectral_metrics` gives the HT-SR scalar metrics of one spectrum.
 """
 
-from rmtfit.spectra._load import default_network_path, load_spectra
+from rmtfit.spectra._load import LayerPlanList, default_network_path, load_spectra, plan_layers
 from rmtfit.spectra._types import Skipped, Spectra, Spectrum, save_spectra
 from rmtfit.spectra.eigen import eigenvalues
 from rmtfit.spectra.metrics import SpectralMetrics, numerically_zero, spectral_metrics
 
 __all__ = [
+    "LayerPlanList",
     "Skipped",
     "Spectra",
     "Spectrum",
@@ -27,6 +28,7 @@ __all__ = [
     "eigenvalues",
     "load_spectra",
     "numerically_zero",
+    "plan_layers",
     "save_spectra",
     "spectral_metrics",
 ]

@@ -17,7 +17,7 @@ from rmtfit.spectra.eigen import DEFAULT_BATCH_BYTES, BatchQueue, make_solver
 from rmtfit.spectra.layers import LayerOptions, make_targets, plan_tensor
 from rmtfit.spectra.sources import TensorRef, open_source
 
-__all__ = ["load_spectra", "default_network_path"]
+__all__ = ["load_spectra", "default_network_path", "plan_layers", "LayerPlanList"]
 
 PROGRESS_MIN_TENSORS = 20
 """``progress=True`` shows a bar only for checkpoints with at least this many tensors."""
@@ -128,6 +128,52 @@ def load_spectra(
         "notes": notes,
     }
     return Spectra(tuple(spectra), tuple(skipped), source=src.label, meta=meta)
+
+
+@dataclass(frozen=True)
+class LayerPlanList:
+    """Which tensors of a checkpoint :func:`load_spectra` would analyse, read from headers only.
+
+    ``names`` are the matrices to analyse (checkpoint order), ``skipped`` the tensors the layer
+    rules leave out (biases, norms, other dtypes, names filtered out), ``order`` every entry's
+    name in checkpoint order. A matrix named here may still turn out unusable once read (NaN or
+    Inf values, all zeros): that is found when its spectrum is computed.
+    """
+
+    names: tuple[str, ...]
+    skipped: tuple[Skipped, ...]
+    order: tuple[str, ...]
+
+
+def plan_layers(
+    source: Any,
+    *,
+    include: str | None = None,
+    exclude: str | None = None,
+    min_size: int = 1,
+    max_size: int | None = None,
+) -> LayerPlanList:
+    """The layers of ``source`` that :func:`load_spectra` would analyse, without reading weights.
+
+    Only names, shapes and dtypes are looked at (safetensors headers, the index of a sharded
+    folder), so a 100 GB checkpoint is planned in milliseconds; the analysis can then be cut
+    into groups of layers, each loaded on its own with ``load_spectra(source, include=...)``
+    (:mod:`rmtfit.pipeline` does that for the Dask tasks). The filters are those of
+    :func:`load_spectra`; fused-QKV splitting and per-slice conv spectra are not planned (their
+    spectra are named after slices, not tensors).
+    """
+    options = LayerOptions(include, exclude, min_size, max_size, "pooled", False)
+    names: list[str] = []
+    skipped: list[Skipped] = []
+    order: list[str] = []
+    for entry in open_source(source).entries:
+        order.append(entry.name)
+        plan = entry if isinstance(entry, Skipped) else plan_tensor(entry, options)
+        if isinstance(plan, Skipped):
+            skipped.append(plan)
+        else:
+            names.append(entry.name)
+    return LayerPlanList(tuple(names), tuple(skipped), tuple(order))
 
 
 @dataclass(frozen=True)
