@@ -48,7 +48,7 @@ _PRIOR_SCALE = 3.0  # Zhang & Stephens' prior on the GPD scale (ArviZ's prior_bs
 _PRIOR_K_WEIGHT = 10.0  # pseudo-observations of the prior k = 0.5 (ArviZ's prior_k)
 _MIN_TAIL = 5  # fewer tail ratios than this: no fit, k = inf
 _CUTOFF_MIN = float(np.log(np.finfo(float).tiny))
-_CHUNK_ELEMENTS = 1 << 22  # rows x grid x tail elements per block of the Zhang-Stephens grid
+_CHUNK_ELEMENTS = 1 << 18  # rows x grid x tail per block of the Zhang-Stephens grid (fits a cache)
 
 
 @dataclass(frozen=True)
