@@ -105,7 +105,7 @@ def _add_analysis_options(parser: argparse.ArgumentParser, *, out_help: str) -> 
         "--save-pointwise",
         action="store_true",
         help="also store pointwise log-likelihoods and per-eigenvalue draws in fits.nc "
-        "(about 10x larger; needed only to recompute PSIS-LOO from the file)",
+        "(25-70x larger; needed only to recompute PSIS-LOO from the file)",
     )
 
 

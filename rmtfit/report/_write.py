@@ -129,7 +129,7 @@ def write_outputs(
         Show a progress bar over the PNG figures.
     save_pointwise
         Also store the pointwise log-likelihood and the per-eigenvalue derived draws in
-        ``fits.nc`` (about ten times larger; needed only to recompute PSIS-LOO from the file:
+        ``fits.nc`` (25 to 70 times larger; needed only to recompute PSIS-LOO from the file:
         each pair's LOO results are stored either way).
 
     Returns
