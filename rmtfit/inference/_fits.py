@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtfit.common import CI_PROB
+from rmtfit.common import CI_PROB, enable_x64
 from rmtfit.inference import _io, arviz_adapter
 
 __all__ = ["LayerFit", "Fits", "STATUSES", "build_summary"]
@@ -352,6 +352,7 @@ class Fits:
         """
         import jax
 
+        enable_x64()  # fits read back from a file may reach here before any sampler ran
         fit = self[layer, likelihood]
         lik = self.likelihood_object(likelihood)
         if lik.sample is None:

@@ -153,3 +153,25 @@ def test_a_file_of_the_old_format_names_the_file_and_the_fix(tmp_path):
     with pytest.raises(ValueError, match="old format 'rmtfit.fits/1'") as info:
         Fits.from_netcdf(path)
     assert str(path) in str(info.value) and "Re-run the analysis" in str(info.value)
+
+
+def test_a_fresh_process_draws_predictive_spectra_from_a_lean_file(mixed_fits, tmp_path):
+    """Nothing has switched JAX to float64 in a process that only reads the file."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "fits.nc"
+    mixed_fits.to_netcdf(path)
+    code = (
+        "import sys; from rmtfit.inference import Fits; "
+        "x = Fits.from_netcdf(sys.argv[1]).posterior_predictive('l1', 'power_law', 7, seed=2); "
+        "print(x.shape, x.dtype)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(7, 200) float64"
