@@ -67,7 +67,7 @@ def analyze(
     source: Any,
     *,
     out: str | Path | None = None,
-    plots: bool = True,
+    plots: bool = False,
     save_pointwise: bool = False,
     **options: Any,
 ) -> Any:
@@ -77,7 +77,7 @@ def analyze(
     documented there: ``fast``, ``layers``, ``likelihoods``, ``seed``, ``device``, ``draws``,
     ``chains``, ``quiet``, ``progress``, ``ci_prob``); with ``out`` the :class:`rmtfit.Analysis`
     is then written by :func:`rmtfit.write_outputs` (``report.json``, ``layers.csv``, ``fits.nc``,
-    ``plots/`` when ``plots``, ``report.html``), atomically, into that folder; ``save_pointwise``
+    ``plots/`` with one PNG per layer when ``plots``, off by default: the page draws every ESD itself; ``report.html``), atomically, into that folder; ``save_pointwise``
     also stores the pointwise log-likelihoods in ``fits.nc`` (``rmtfit analyze --save-pointwise``).
 
     Returns

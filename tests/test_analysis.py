@@ -43,7 +43,7 @@ def _weights(seed: int = 0) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
     out = tmp_path_factory.mktemp("full") / "report"
-    analysis = rmtfit.analyze(_weights(), out=out, seed=3, quiet=True, **SHORT)
+    analysis = rmtfit.analyze(_weights(), out=out, plots=True, seed=3, quiet=True, **SHORT)
     return analysis, out
 
 

@@ -1,33 +1,26 @@
-"""The batched sampler: NUTS vmapped over (layer, chain) lanes, one compiled program per bucket.
+"""The batched sampler: NUTS vmapped over (layer, chain) lanes, two compiled programs per bucket.
 
-Each lane runs NumPyro's functional NUTS (``numpyro.infer.hmc.hmc``): ``init_kernel`` sets up the
-windowed step-size and diagonal mass-matrix adaptation, and ``sample_kernel`` adapts during its
-first ``warmup`` calls and samples afterwards. One ``lax.scan`` runs ``warmup + draws`` iterations;
-``jax.vmap`` runs every lane at once, and the whole thing is one ``jax.jit`` program per
-(likelihood, bucket size, lanes, settings).
+Each lane runs NumPyro's functional NUTS (``numpyro.infer.hmc.hmc``) in two programs:
 
-Compiled programs are reused three ways:
+* the *warmup* program starts a chain at the Laplace approximation of the posterior
+  (:mod:`rmtfit.inference._laplace`), whitens the coordinates by it and runs ``warmup``
+  iterations of windowed step-size and dense mass-matrix adaptation; it returns the adapted
+  state. The target acceptance is an input, so the retry (target 0.95) reuses the program;
+* the *draws* program runs ``draws`` iterations of the adapted chain (no adaptation) from a
+  state and returns the draws and the state: it makes the draws after warmup and every
+  continuation of a chain short of effective draws (:func:`continue_nuts`).
 
-* in this process, by a fingerprint of the likelihood's traced log density (cheap to trace) plus
-  the settings;
-* across processes, through JAX's persistent compilation cache (:func:`enable_compilation_cache`)
-  and, because tracing a vmapped NUTS program takes about a second of Python, through exported
-  programs (``jax.export``) saved under the cache directory: a warm process loads the program
-  and never traces the sampler. The fingerprint covers the likelihood's jaxpr and constants,
-  this module's source, and the JAX, jaxlib and NumPyro versions, so a changed likelihood or
-  library never reuses a stale program.
+``jax.vmap`` runs every lane at once and ``lax.scan`` the iterations; programs are compiled
+once per (likelihood, bucket size, lanes, static settings) and cached in and across processes
+(:mod:`rmtfit.inference._programs`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
-import threading
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -36,6 +29,17 @@ import numpy as np
 
 from rmtfit.inference import _model
 from rmtfit.inference._batch import Batch
+from rmtfit.inference._laplace import laplace, nan_probe
+from rmtfit.inference._programs import (
+    LOCK,
+    PROGRAMS,
+    cache_dir,
+    enable_compilation_cache,
+    example_lane,
+    jaxpr_digest,
+    load_or_build,
+    program_key,
+)
 
 __all__ = [
     "SamplerSettings",
@@ -47,13 +51,8 @@ __all__ = [
     "run_pointwise",
     "take_layers",
     "concat_outputs",
+    "continue_nuts",
 ]
-
-_ENV_CACHE = "RMTFIT_JAX_CACHE"
-_LOCK = threading.Lock()
-_PROGRAMS: dict[str, Callable[..., Any]] = {}
-_BUILD_LOCKS: dict[str, threading.Lock] = {}
-_DIGESTS: dict[tuple[int, int, tuple[str, ...]], tuple[Any, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,9 @@ class SamplerSettings:
     max_tree_depth: int = 10
     init_jitter: float = 0.1
     dense_mass: bool = True
+    precondition: bool = True
+    laplace_steps: int = 30
+    adapt_mass: bool = True
 
     def __post_init__(self) -> None:
         for name in ("draws", "warmup", "chains", "max_tree_depth"):
@@ -90,168 +92,14 @@ class NutsOutput:
     step_size: np.ndarray  # (L, C)
     inverse_mass_matrix: np.ndarray  # (L, C, P)
     warmup_divergences: np.ndarray  # (L, C)
+    warmup_steps: np.ndarray  # (L, C) leapfrog steps spent in warmup
     init_params: np.ndarray  # (L, C, P) where each chain started (constrained)
     init_potential: np.ndarray  # (L, C)
     init_loglik_nan: np.ndarray  # (L, C) log-likelihood NaN at the start
     init_fallback: np.ndarray  # (L, C) classical start had no finite density
     nan_found: np.ndarray  # (L, C) a NaN log-likelihood next to a divergent transition
     nan_params: np.ndarray  # (L, C, P) where (constrained)
-
-
-# --------------------------------------------------------------------------- caches
-
-
-def cache_dir() -> Path | None:
-    """Where compiled and exported programs are kept: ``$RMTFIT_JAX_CACHE`` or ``~/.cache/rmtfit/jax``.
-
-    ``RMTFIT_JAX_CACHE=""`` turns both caches off.
-    """
-    value = os.environ.get(_ENV_CACHE)
-    if value is not None:
-        return Path(value).expanduser() if value.strip() else None
-    return Path.home() / ".cache" / "rmtfit" / "jax"
-
-
-def enable_compilation_cache() -> Path | None:
-    """Point JAX's persistent compilation cache at :func:`cache_dir` (unless the user set one)."""
-    path = cache_dir()
-    if path is None:
-        return None
-    current = getattr(jax.config, "jax_compilation_cache_dir", None)
-    if current:
-        return Path(current)
-    path.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return path
-
-
-@functools.cache
-def _versions() -> str:
-    import jaxlib
-    import numpyro
-
-    sources = b"".join(Path(m.__file__).read_bytes() for m in (_model,) if m.__file__)
-    own = Path(__file__).read_bytes()
-    return "|".join(
-        [
-            jax.__version__,
-            jaxlib.__version__,
-            numpyro.__version__,
-            jax.default_backend(),
-            hashlib.sha256(own + sources).hexdigest()[:16],
-        ]
-    )
-
-
-def _jaxpr_digest(fn: Callable[..., Any], *args: Any) -> str:
-    closed = jax.make_jaxpr(fn)(*args)
-    h = hashlib.sha256(str(closed.jaxpr).encode())
-    for c in closed.consts:
-        a = np.asarray(c)
-        h.update(f"{a.dtype}{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def _example_lane(lik: Any, batch: Batch) -> tuple[Any, ...]:
-    p = len(lik.parameters)
-    ctx = {k: jnp.asarray(v[0]) for k, v in batch.context.items()}
-    return (jnp.zeros(p), jnp.asarray(batch.x[0]), jnp.asarray(batch.mask[0]), ctx)
-
-
-def _density_digest(lik: Any, batch: Batch) -> str:
-    """Digest of the likelihood's traced log density, memoised per (likelihood object, bucket
-    size, context keys): tracing costs tens of milliseconds and runs once per layer call."""
-    memo = (id(lik), batch.size, tuple(sorted(batch.context)))
-    with _LOCK:
-        hit = _DIGESTS.get(memo)
-    if hit is not None and hit[0] is lik:
-        return hit[1]
-    digest = _traced_density_digest(lik, batch)
-    with _LOCK:
-        _DIGESTS[memo] = (lik, digest)  # holding lik keeps its id from being reused
-    return digest
-
-
-def _traced_density_digest(lik: Any, batch: Batch) -> str:
-    def fn(z: Any, x: Any, mask: Any, ctx: Any) -> Any:
-        params, _, _ = _model.constrain(lik, z, ctx)
-        stats = _model.data_statistics(lik, x, mask)
-        value = _model.log_density(lik, z, x, mask, ctx, stats)
-        return value, _model.unconstrain(lik, params, ctx)
-
-    return _jaxpr_digest(fn, *_example_lane(lik, batch))
-
-
-def _export_available() -> bool:
-    try:
-        import flatbuffers  # noqa: F401  (needed by jax.export serialisation)
-    except ImportError:
-        return False
-    return True
-
-
-def _load_or_build(
-    key: str, build: Callable[[], Callable[..., Any]], specs: tuple[Any, ...]
-) -> Any:
-    """An in-process cached, compiled program; exported to / loaded from disk when possible.
-
-    The program is compiled here, ahead of its first call, under a lock of its own: when the
-    thread pool starts several layers of one likelihood at once, one thread compiles and the
-    others wait for it instead of compiling the same program again.
-    """
-    with _LOCK:
-        if key in _PROGRAMS:
-            return _PROGRAMS[key]
-        key_lock = _BUILD_LOCKS.setdefault(key, threading.Lock())
-    with key_lock:
-        with _LOCK:
-            if key in _PROGRAMS:
-                return _PROGRAMS[key]
-        fn = _jitted(key, build, specs)
-        try:
-            fn = fn.lower(*specs).compile()
-        except Exception:  # compile on first call instead (same program, compiled lazily)
-            pass
-        with _LOCK:
-            _PROGRAMS[key] = fn
-            return fn
-
-
-def _jitted(key: str, build: Callable[[], Callable[..., Any]], specs: tuple[Any, ...]) -> Any:
-    root = cache_dir()
-    path = root / "exported" / f"{key}.jaxexport" if root is not None else None
-    fn: Callable[..., Any] | None = None
-    if path is not None and path.exists() and _export_available():
-        try:
-            fn = jax.jit(jax.export.deserialize(bytearray(path.read_bytes())).call)
-        except Exception:  # a corrupt or incompatible file: rebuild it
-            fn = None
-    if fn is None:
-        jitted = jax.jit(build())
-        fn = jitted
-        if path is not None and _export_available():
-            try:
-                exported = jax.export.export(jitted)(*specs)
-                _atomic_write(path, bytes(exported.serialize()))
-                fn = jax.jit(exported.call)
-            except Exception:  # not exportable (e.g. an unsupported custom call): plain jit
-                fn = jitted
-    return fn
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _spec(a: Any) -> jax.ShapeDtypeStruct:
-    a = np.asarray(a)
-    return jax.ShapeDtypeStruct(a.shape, a.dtype)
+    resume: Mapping[str, np.ndarray]  # each (L, C, ...): the state a continuation starts from
 
 
 # --------------------------------------------------------------------------- keys
@@ -278,68 +126,98 @@ def lane_keys(
 # --------------------------------------------------------------------------- NUTS program
 
 
-def _nuts_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, Any]]:
+def _potential_fn_gen(lik: Any) -> Callable[..., Callable[[Any], Any]]:
+    def potential_fn_gen(
+        x: Any, mask: Any, ctx: Any, stats: Any, centre: Any, root: Any
+    ) -> Callable[[Any], Any]:
+        # NUTS runs on whitened coordinates w, z = centre + root @ w (see rmtfit.inference._laplace)
+        return lambda w: -_model.log_density(lik, centre + root @ w, x, mask, ctx, stats)
+
+    return potential_fn_gen
+
+
+def _run_kernel(sample_kernel: Any, state: Any, model_args: Any, length: int) -> Any:
+    def step(s: Any, _: Any) -> tuple[Any, tuple[Any, ...]]:
+        s = sample_kernel(s, model_args=model_args)
+        return s, (s.z, s.diverging, s.num_steps, s.accept_prob, s.potential_energy, s.energy)
+
+    return jax.lax.scan(step, state, None, length=length)
+
+
+def _probe_run(
+    lik: Any, settings: SamplerSettings, final: Any, trace: Any, z_first: Any, args: Any
+) -> tuple[Any, Any]:
+    """:func:`_nan_probe` over the transitions of one scanned run."""
+    x, mask, ctx, _, centre, root = args
+    w, diverging = trace[0], trace[1]
+    z = centre + w @ root.T
+    mass = final.adapt_state.inverse_mass_matrix
+    mass = mass if settings.dense_mass else jnp.diag(mass)
+    scale = final.adapt_state.step_size * jnp.sqrt(jnp.diagonal(root @ mass @ root.T))
+    z_before = jnp.concatenate([z_first[None], z[:-1]])  # where each transition started
+    return nan_probe(lik, z_before, diverging, scale, x, mask, ctx)
+
+
+def _warmup_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, Any]]:
+    """Start and adapt one chain: Laplace whitening, then ``settings.warmup`` NUTS iterations
+    with step-size and mass-matrix adaptation. Returns the adapted state (``resume_*``)."""
     from numpyro.infer.hmc import hmc
 
     num_params = len(lik.parameters)
-    total = settings.warmup + settings.draws
+    potential_fn_gen = _potential_fn_gen(lik)
 
-    def potential_fn_gen(x: Any, mask: Any, ctx: Any, stats: Any) -> Callable[[Any], Any]:
-        return lambda z: -_model.log_density(lik, z, x, mask, ctx, stats)
-
-    def lane(key: Any, init: Any, x: Any, mask: Any, ctx: Any) -> dict[str, Any]:
-        k_jitter, k_fallback, k_run = jax.random.split(key, 3)
+    def lane(key: Any, init: Any, target: Any, x: Any, mask: Any, ctx: Any) -> dict[str, Any]:
+        k_jitter, k_fallback, k_run, k_start = jax.random.split(key, 4)
         stats = _model.data_statistics(lik, x, mask)  # once per lane, outside the sampler loop
-        potential = potential_fn_gen(x, mask, ctx, stats)
+        eye = jnp.eye(num_params)
+        zero = jnp.zeros(num_params)
+        potential_z = potential_fn_gen(x, mask, ctx, stats, zero, eye)
         params0 = {p.name: init[j] for j, p in enumerate(lik.parameters)}
         u0 = _model.unconstrain(lik, params0, ctx)
         u0 = jnp.where(jnp.isfinite(u0), u0, 0.0)
         u_init = u0 + settings.init_jitter * jax.random.normal(k_jitter, (num_params,))
         u_fallback = settings.init_jitter * jax.random.normal(k_fallback, (num_params,))
-        use_init = jnp.isfinite(potential(u_init))
-        z0 = jnp.where(use_init, u_init, u_fallback)
+        use_init = jnp.isfinite(potential_z(u_init))
+        z_start = jnp.where(use_init, u_init, u_fallback)
+        if settings.precondition:
+            centre, root = laplace(potential_z, z_start, settings.laplace_steps)
+            w_draw = jax.random.normal(k_start, (num_params,))
+            w_ok = jnp.isfinite(potential_z(centre + root @ w_draw))
+            w0 = jnp.where(w_ok, w_draw, jnp.zeros(num_params))
+            usable = jnp.isfinite(potential_z(centre + root @ w0))
+            centre = jnp.where(usable, centre, z_start)
+            root = jnp.where(usable, root, eye)
+            w0 = jnp.where(usable, w0, zero)
+        else:
+            centre, root, w0 = zero, eye, z_start
+        z0 = centre + root @ w0
         start, _, _ = _model.constrain(lik, z0, ctx)
         loglik0 = _model.masked_loglik(lik, x, mask, start, ctx).sum()
+        model_args = (x, mask, ctx, stats, centre, root)
 
         init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
         state = init_kernel(
-            z0,
+            w0,
             settings.warmup,
-            target_accept_prob=settings.target_accept,
+            target_accept_prob=target,
+            adapt_mass_matrix=settings.adapt_mass,
             max_tree_depth=settings.max_tree_depth,
             dense_mass=settings.dense_mass,
-            model_args=(x, mask, ctx, stats),
+            model_args=model_args,
             rng_key=k_run,
         )
-
-        def step(s: Any, _: Any) -> tuple[Any, tuple[Any, ...]]:
-            s = sample_kernel(s, model_args=(x, mask, ctx, stats))
-            return s, (s.z, s.diverging, s.num_steps, s.accept_prob, s.potential_energy, s.energy)
-
-        final, trace = jax.lax.scan(step, state, None, length=total)
-        z, diverging, num_steps, accept, pe, energy = trace
-        w = settings.warmup
-        inverse_mass = final.adapt_state.inverse_mass_matrix
-        if settings.dense_mass:
-            inverse_mass = jnp.diagonal(inverse_mass)
-        scale = final.adapt_state.step_size * jnp.sqrt(inverse_mass)
-        z_before = jnp.concatenate([z0[None], z[:-1]])  # where each transition started
-        nan_found, nan_at = _nan_probe(lik, z_before, diverging, scale, x, mask, ctx)
-        draws = jax.vmap(
-            lambda zi: jnp.stack([v for v in _model.constrain(lik, zi, ctx)[0].values()])
-        )(z[w:])
+        final, trace = _run_kernel(sample_kernel, state, model_args, settings.warmup)
+        nan_found, nan_at = _probe_run(lik, settings, final, trace, z0, model_args)
         return {
-            "params": draws,
-            "diverging": diverging[w:],
-            "n_steps": num_steps[w:],
-            "acceptance_rate": accept[w:],
-            "lp": -pe[w:],
-            "energy": energy[w:],
+            "resume_w": final.z,
+            "resume_mass": final.adapt_state.inverse_mass_matrix,
+            "resume_centre": centre,
+            "resume_root": root,
             "step_size": final.adapt_state.step_size,
-            "inverse_mass_matrix": inverse_mass,
-            "warmup_divergences": diverging[:w].sum(),
+            "warmup_divergences": trace[1].sum(),
+            "warmup_steps": trace[2].sum(),
             "init_params": jnp.stack([start[p.name] for p in lik.parameters]),
-            "init_potential": potential(z0),
+            "init_potential": potential_z(z0),
             "init_loglik_nan": jnp.isnan(loglik0),
             "init_fallback": ~use_init,
             "nan_found": nan_found,
@@ -349,99 +227,185 @@ def _nuts_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, A
     return lane
 
 
-_PROBE_POINTS = 16
-_PROBE_STEPS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+def _draws_lane(lik: Any, settings: SamplerSettings) -> Callable[..., dict[str, Any]]:
+    """``settings.draws`` iterations of an adapted chain: its step size and mass matrix, no
+    adaptation, from its last state (after warmup, or after earlier draws: the same Markov
+    chain, run longer)."""
+    from numpyro.infer.hmc import hmc
+
+    potential_fn_gen = _potential_fn_gen(lik)
+
+    def lane(key: Any, resume: Any, x: Any, mask: Any, ctx: Any) -> dict[str, Any]:
+        stats = _model.data_statistics(lik, x, mask)
+        centre, root = resume["resume_centre"], resume["resume_root"]
+        model_args = (x, mask, ctx, stats, centre, root)
+        init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
+        state = init_kernel(
+            resume["resume_w"],
+            0,
+            step_size=resume["step_size"],
+            inverse_mass_matrix=resume["resume_mass"],
+            adapt_step_size=False,
+            adapt_mass_matrix=False,
+            max_tree_depth=settings.max_tree_depth,
+            dense_mass=settings.dense_mass,
+            model_args=model_args,
+            rng_key=key,
+        )
+        final, trace = _run_kernel(sample_kernel, state, model_args, settings.draws)
+        w, diverging, num_steps, accept, pe, energy = trace
+        z_first = centre + root @ resume["resume_w"]
+        nan_found, nan_at = _probe_run(lik, settings, final, trace, z_first, model_args)
+        z = centre + w @ root.T
+        mass = resume["resume_mass"] if settings.dense_mass else jnp.diag(resume["resume_mass"])
+        return {
+            "params": jax.vmap(
+                lambda zi: jnp.stack(list(_model.constrain(lik, zi, ctx)[0].values()))
+            )(z),
+            "diverging": diverging,
+            "n_steps": num_steps,
+            "acceptance_rate": accept,
+            "lp": -pe,
+            "energy": energy,
+            "inverse_mass_matrix": jnp.diagonal(root @ mass @ root.T),  # in z coordinates
+            "nan_found": nan_found,
+            "nan_params": nan_at,
+            "resume_w": final.z,
+        }
+
+    return lane
 
 
-def _nan_probe(
-    lik: Any, z: Any, diverging: Any, scale: Any, x: Any, mask: Any, ctx: Any
-) -> tuple[Any, Any]:
-    """Look for NaN log-likelihoods where NUTS diverged: ``(found, constrained params)``.
-
-    NumPyro treats a NaN energy as a divergence and rejects it, so a region where ``logpdf`` is
-    NaN would otherwise show up only as divergent transitions. From the starting point of each
-    of the first :data:`_PROBE_POINTS` divergent transitions, the log-likelihood is evaluated at
-    ``+-k`` adapted step sizes along every coordinate (``k`` in :data:`_PROBE_STEPS`): the
-    leapfrog trajectories that diverged reached no further than that from where they started.
-    """
-    num_params = z.shape[-1]
-    (idx,) = jnp.nonzero(diverging, size=_PROBE_POINTS, fill_value=-1)
-    starts = z[jnp.maximum(idx, 0)]  # (K, P)
-    steps = jnp.asarray(_PROBE_STEPS)
-    offsets = jnp.concatenate([steps, -steps])[:, None, None] * jnp.eye(num_params)[None]
-    offsets = (offsets * scale).reshape(-1, num_params)  # (2 * S * P, P)
-    points = (starts[:, None, :] + offsets[None]).reshape(-1, num_params)
-    valid = jnp.repeat(idx >= 0, offsets.shape[0])
-
-    def raw_loglik(zi: Any) -> Any:
-        params, _, log_prior = _model.constrain(lik, zi, ctx)
-        total = _model.masked_loglik(lik, x, mask, params, ctx).sum()
-        value = jnp.stack([params[p.name] for p in lik.parameters])
-        return jnp.isnan(total) & jnp.isfinite(log_prior), value
-
-    is_nan, values = jax.vmap(raw_loglik)(points)
-    is_nan = is_nan & valid
-    first = jnp.argmax(is_nan)
-    return is_nan.any(), values[first]
-
-
-def _nuts_program(lik: Any, batch: Batch, settings: SamplerSettings) -> Callable[..., Any]:
+def _warmup_program(lik: Any, batch: Batch, settings: SamplerSettings) -> Callable[..., Any]:
     lanes = len(batch) * settings.chains
     specs = (
         jax.ShapeDtypeStruct((lanes, 2), np.uint32),
         jax.ShapeDtypeStruct((lanes, len(lik.parameters)), np.float64),
+        jax.ShapeDtypeStruct((lanes,), np.float64),
+        *_lane_specs(lik, batch, lanes),
+    )
+    # the target acceptance is an input, so the retry (a higher target) reuses the program
+    static = (
+        f"warmup={settings.warmup},depth={settings.max_tree_depth},jitter={settings.init_jitter},"
+        f"dense={settings.dense_mass},laplace={settings.precondition}:{settings.laplace_steps},"
+        f"adapt_mass={settings.adapt_mass}"
+    )
+    key = program_key("warmup", lik, batch, lanes, static)
+    return load_or_build(key, lambda: jax.vmap(_warmup_lane(lik, settings)), specs)
+
+
+def _draws_program(lik: Any, batch: Batch, settings: SamplerSettings) -> Callable[..., Any]:
+    lanes = len(batch) * settings.chains
+    p = len(lik.parameters)
+    mass = (lanes, p, p) if settings.dense_mass else (lanes, p)
+    resume = {
+        "resume_w": jax.ShapeDtypeStruct((lanes, p), np.float64),
+        "resume_mass": jax.ShapeDtypeStruct(mass, np.float64),
+        "resume_centre": jax.ShapeDtypeStruct((lanes, p), np.float64),
+        "resume_root": jax.ShapeDtypeStruct((lanes, p, p), np.float64),
+        "step_size": jax.ShapeDtypeStruct((lanes,), np.float64),
+    }
+    specs = (jax.ShapeDtypeStruct((lanes, 2), np.uint32), resume, *_lane_specs(lik, batch, lanes))
+    static = f"draws={settings.draws},depth={settings.max_tree_depth},dense={settings.dense_mass}"
+    key = program_key("draws", lik, batch, lanes, static)
+    return load_or_build(key, lambda: jax.vmap(_draws_lane(lik, settings)), specs)
+
+
+_STATS = ("diverging", "n_steps", "acceptance_rate", "lp", "energy")
+_RESUME = ("resume_w", "resume_mass", "resume_centre", "resume_root", "step_size")
+_DICT_FIELDS = ("stats", "resume")
+
+
+def _lane_specs(lik: Any, batch: Batch, lanes: int) -> tuple[Any, ...]:
+    return (
         jax.ShapeDtypeStruct((lanes, batch.size), np.float64),
         jax.ShapeDtypeStruct((lanes, batch.size), np.bool_),
         {k: jax.ShapeDtypeStruct((lanes,), np.float64) for k in batch.context},
     )
-    key = hashlib.sha256(
-        "|".join(
-            [
-                "nuts",
-                _versions(),
-                _density_digest(lik, batch),
-                repr(settings),
-                str(lanes),
-                str(batch.size),
-                ",".join(sorted(batch.context)),
-            ]
-        ).encode()
-    ).hexdigest()[:40]
 
-    def build() -> Callable[..., Any]:
-        return jax.vmap(_nuts_lane(lik, settings))
 
-    return _load_or_build(key, build, specs)
+def _data_args(batch: Batch, c: int) -> tuple[Any, ...]:
+    rep = lambda a: np.repeat(np.asarray(a), c, axis=0)  # noqa: E731
+    return rep(batch.x), rep(batch.mask), {k: rep(v) for k, v in batch.context.items()}
+
+
+def _by_layer(out: Mapping[str, Any], n_layers: int, c: int) -> dict[str, np.ndarray]:
+    return {
+        k: np.asarray(v).reshape((n_layers, c) + np.shape(v)[1:])
+        for k, v in jax.tree.map(np.asarray, dict(out)).items()
+    }
+
+
+def _stats(out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    stats = {k: out[k] for k in _STATS}
+    stats["tree_depth"] = (np.floor(np.log2(np.maximum(stats["n_steps"], 1))) + 1).astype(np.int64)
+    return stats
+
+
+def _run_draws(
+    lik: Any, batch: Batch, settings: SamplerSettings, keys: np.ndarray, resume: Mapping[str, Any]
+) -> dict[str, np.ndarray]:
+    program = _draws_program(lik, batch, settings)
+    flat = {k: np.asarray(v).reshape((-1,) + np.shape(v)[2:]) for k, v in resume.items()}
+    return _by_layer(
+        program(keys, flat, *_data_args(batch, settings.chains)), len(batch), settings.chains
+    )
 
 
 def run_nuts(lik: Any, batch: Batch, settings: SamplerSettings, keys: np.ndarray) -> NutsOutput:
-    """Sample every layer of ``batch`` with ``settings.chains`` chains each, in one program."""
+    """Sample every layer of ``batch`` with ``settings.chains`` chains each: one call of the
+    warmup program (Laplace start and adaptation), one of the draws program."""
     c = settings.chains
-    program = _nuts_program(lik, batch, settings)
-    rep = lambda a: np.repeat(np.asarray(a), c, axis=0)  # noqa: E731
-    out = program(
-        keys,
-        rep(batch.init),
-        rep(batch.x),
-        rep(batch.mask),
-        {k: rep(v) for k, v in batch.context.items()},
+    lanes = len(batch) * c
+    split = np.asarray(jax.vmap(jax.random.split)(jnp.asarray(keys)))  # (lanes, 2, 2)
+    k_warm, k_draws = split[:, 0], split[:, 1]
+    target = np.full(lanes, max(float(settings.target_accept), lik.target_accept or 0.0))
+    init = np.repeat(np.asarray(batch.init), c, axis=0)
+    warm = _by_layer(
+        _warmup_program(lik, batch, settings)(k_warm, init, target, *_data_args(batch, c)),
+        len(batch),
+        c,
     )
-    out = jax.tree.map(np.asarray, out)
-    lc = lambda a: a.reshape((len(batch), c) + a.shape[1:])  # noqa: E731
-    stats = {k: lc(out[k]) for k in ("diverging", "n_steps", "acceptance_rate", "lp", "energy")}
-    stats["tree_depth"] = (np.floor(np.log2(np.maximum(stats["n_steps"], 1))) + 1).astype(np.int64)
+    resume = {k: warm[k] for k in _RESUME}
+    more = _run_draws(lik, batch, settings, k_draws, resume)
     return NutsOutput(
-        params=lc(out["params"]),
-        stats=stats,
-        step_size=lc(out["step_size"]),
-        inverse_mass_matrix=lc(out["inverse_mass_matrix"]),
-        warmup_divergences=lc(out["warmup_divergences"]),
-        init_params=lc(out["init_params"]),
-        init_potential=lc(out["init_potential"]),
-        init_loglik_nan=lc(out["init_loglik_nan"]),
-        init_fallback=lc(out["init_fallback"]),
-        nan_found=lc(out["nan_found"]),
-        nan_params=lc(out["nan_params"]),
+        params=more["params"],
+        stats=_stats(more),
+        step_size=warm["step_size"],
+        inverse_mass_matrix=more["inverse_mass_matrix"],
+        warmup_divergences=warm["warmup_divergences"],
+        warmup_steps=warm["warmup_steps"],
+        init_params=warm["init_params"],
+        init_potential=warm["init_potential"],
+        init_loglik_nan=warm["init_loglik_nan"],
+        init_fallback=warm["init_fallback"],
+        nan_found=warm["nan_found"] | more["nan_found"],
+        nan_params=np.where(warm["nan_found"][..., None], warm["nan_params"], more["nan_params"]),
+        resume={**resume, "resume_w": more["resume_w"]},
+    )
+
+
+def continue_nuts(
+    lik: Any, batch: Batch, settings: SamplerSettings, keys: np.ndarray, out: NutsOutput
+) -> NutsOutput:
+    """``out`` with ``settings.draws`` more draws per chain: every chain of ``batch`` continues
+    from its last state with its adapted step size and mass matrix (no new warmup)."""
+    more = _run_draws(lik, batch, settings, keys, out.resume)
+    stats = _stats(more)
+    return NutsOutput(
+        params=np.concatenate([out.params, more["params"]], axis=2),
+        stats={k: np.concatenate([out.stats[k], stats[k]], axis=2) for k in out.stats},
+        step_size=out.step_size,
+        inverse_mass_matrix=out.inverse_mass_matrix,
+        warmup_divergences=out.warmup_divergences,
+        warmup_steps=out.warmup_steps,
+        init_params=out.init_params,
+        init_potential=out.init_potential,
+        init_loglik_nan=out.init_loglik_nan,
+        init_fallback=out.init_fallback,
+        nan_found=out.nan_found | more["nan_found"],
+        nan_params=np.where(out.nan_found[..., None], out.nan_params, more["nan_params"]),
+        resume={**out.resume, "resume_w": more["resume_w"]},
     )
 
 
@@ -456,18 +420,27 @@ def concat_outputs(outputs: list[NutsOutput]) -> NutsOutput:
     if len(outputs) == 1:
         return outputs[0]
     first = outputs[0]
-    fields = {
+    fields: dict[str, Any] = {
         name: np.concatenate([getattr(o, name) for o in outputs])
         for name in first.__dataclass_fields__
-        if name != "stats"
+        if name not in _DICT_FIELDS
     }
-    stats = {k: np.concatenate([o.stats[k] for o in outputs]) for k in first.stats}
-    return NutsOutput(stats=stats, **fields)
+    for name in _DICT_FIELDS:
+        fields[name] = {
+            k: np.concatenate([getattr(o, name)[k] for o in outputs]) for k in getattr(first, name)
+        }
+    return NutsOutput(**fields)
 
 
 def _map_output(out: NutsOutput, fn: Callable[[np.ndarray], np.ndarray]) -> NutsOutput:
-    fields = {name: fn(getattr(out, name)) for name in out.__dataclass_fields__ if name != "stats"}
-    return NutsOutput(stats={k: fn(v) for k, v in out.stats.items()}, **fields)
+    fields: dict[str, Any] = {
+        name: fn(getattr(out, name))
+        for name in out.__dataclass_fields__
+        if name not in _DICT_FIELDS
+    }
+    for name in _DICT_FIELDS:
+        fields[name] = {k: fn(v) for k, v in getattr(out, name).items()}
+    return NutsOutput(**fields)
 
 
 # --------------------------------------------------------------------------- pointwise pass
@@ -510,8 +483,8 @@ def run_pointwise(
         {k: rep(v) for k, v in batch.context.items()},
     )
     lane = _pointwise_lane(lik)
-    ex = _example_lane(lik, batch)
-    digest = _jaxpr_digest(
+    ex = example_lane(lik, batch)
+    digest = jaxpr_digest(
         lambda key, th, x, m, ctx: lane(key, th, x, m, ctx),
         jnp.zeros(2, jnp.uint32),
         jnp.zeros((2, p)),
@@ -520,11 +493,11 @@ def run_pointwise(
         ex[3],
     )
     key = hashlib.sha256(f"pointwise|{digest}|{lanes}|{d}|{batch.size}".encode()).hexdigest()[:40]
-    with _LOCK:
-        program = _PROGRAMS.get(key)
+    with LOCK:
+        program = PROGRAMS.get(key)
     if program is None:
         program = jax.jit(jax.vmap(lane))
-        with _LOCK:
-            program = _PROGRAMS.setdefault(key, program)
+        with LOCK:
+            program = PROGRAMS.setdefault(key, program)
     out = jax.tree.map(np.asarray, program(*args))
     return {k: v.reshape((n_layers, c) + v.shape[1:]) for k, v in out.items()}

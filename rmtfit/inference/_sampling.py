@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtfit.inference import _batch, _nuts
+from rmtfit.inference import _batch, _diagnostics, _nuts, arviz_adapter
 from rmtfit.inference._fits import LayerFit
 
 __all__ = ["LAYERS_PER_CALL", "layer_fit_from_draws", "sample_batches"]
@@ -84,6 +84,7 @@ def _layer_outcome(
         "bucket": batch.size,
         "fallback_chains": int(out.init_fallback[i].sum()),
         "warmup_divergences": int(out.warmup_divergences[i].sum()),
+        "warmup_steps": int(out.warmup_steps[i].sum()),
     }
     return layer_fit_from_draws(lik, batch, i, out.params[i], stats, pointwise, attrs)
 
@@ -136,7 +137,7 @@ def _attrs(lik: Any, settings: _nuts.SamplerSettings, attempt: int) -> dict[str,
     return {
         "warmup": settings.warmup,
         "draws": settings.draws,
-        "target_accept": settings.target_accept,
+        "target_accept": max(settings.target_accept, lik.target_accept or 0.0),
         "max_tree_depth": settings.max_tree_depth,
         "dense_mass": int(settings.dense_mass),
         "attempt": attempt,
@@ -162,10 +163,52 @@ def _sample_group(
     settings: _nuts.SamplerSettings,
     seed: int,
     attempt: int,
-) -> _nuts.NutsOutput:
+    extensions: int = 0,
+) -> list[_nuts.NutsOutput]:
+    """One call of the NUTS program for the layers ``group`` of ``batch``, then up to
+    ``extensions`` continuations (each ``settings.draws`` more draws per chain) of the layers
+    that fail the diagnostics only for want of draws (:func:`_extendable`). One output per
+    entry of ``group``; a layer's draws never depend on the other layers of its call."""
     sub = batch.subset(group)
     keys = _nuts.lane_keys(seed, lik.name, sub.layers, settings.chains, attempt)
-    return _nuts.run_nuts(lik, sub, settings, keys)
+    out = _nuts.run_nuts(lik, sub, settings, keys)
+    layers = [_nuts.take_layers(out, [i]) for i in range(len(sub))]
+    for k in range(int(extensions)):
+        todo = [i for i in range(len(sub)) if _extendable(layers[i])]
+        if not todo:
+            break
+        more_keys = _nuts.lane_keys(
+            seed, f"{lik.name}/more{k}", sub.layers, settings.chains, attempt
+        )
+        longer = _nuts.continue_nuts(lik, sub, settings, more_keys, _nuts.concat_outputs(layers))
+        for i in todo:
+            layers[i] = _nuts.take_layers(longer, [i])
+    return layers
+
+
+EXTEND_RHAT_MAX = 1.05
+"""A first pass whose worst R-hat is at most this (and has no divergence) is extended, not
+restarted: such R-hats come from too few effective draws, which more draws of the same adapted
+chains fix; beyond it the chains disagree (modes, stuck chains), which only the retry can fix."""
+EXTEND_ESS_MIN = 100.0
+"""A first pass with less bulk ESS than this is restarted rather than extended (the extensions
+could not reach :data:`rmtfit.inference._diagnostics.ESS_BULK_MIN`)."""
+
+
+def _extendable(out: _nuts.NutsOutput, i: int = 0) -> bool:
+    """Whether layer ``i`` of ``out`` fails the diagnostics only for want of draws (see
+    :data:`EXTEND_RHAT_MAX`): no divergence, every R-hat <= 1.05, every bulk ESS >= 100, and
+    some R-hat above 1.01 or some bulk ESS below 400."""
+    if out.stats["diverging"][i].any() or out.nan_found[i].any():
+        return False
+    draws = np.moveaxis(out.params[i], -1, 0)  # (P, C, D)
+    d = arviz_adapter.diagnostics(draws)
+    r_hat, ess = np.asarray(d["r_hat"]), np.asarray(d["ess_bulk"])
+    if not (np.all(np.isfinite(r_hat)) and np.all(np.isfinite(ess))):
+        return False
+    if r_hat.max() > EXTEND_RHAT_MAX or ess.min() < EXTEND_ESS_MIN:
+        return False
+    return bool(r_hat.max() > _diagnostics.RHAT_MAX or ess.min() < _diagnostics.ESS_BULK_MIN)
 
 
 def _failed(lik: Any, layers: Sequence[str], exc: BaseException) -> dict[str, tuple[str, str]]:
@@ -182,28 +225,32 @@ def _failed(lik: Any, layers: Sequence[str], exc: BaseException) -> dict[str, tu
 def _finish_batch(
     lik: Any,
     batch: _batch.Batch,
-    outputs: list[tuple[list[int], _nuts.NutsOutput]],  # (layers, output incl. padding)
+    outputs: list[tuple[list[int], list[_nuts.NutsOutput]]],  # (layers, one output per layer)
     settings: _nuts.SamplerSettings,
     seed: int,
     attempt: int,
 ) -> dict[str, LayerFit | tuple[str, str]]:
-    """The pointwise pass over the sampled layers of a batch and their outcomes."""
-    index, parts = [], []
-    for group, out in outputs:
-        index.extend(group)
-        parts.append(_nuts.take_layers(out, list(range(len(group)))))  # drop the padding
-    if not index:
-        return {}
-    sub = batch.subset(index) if index != list(range(len(batch))) else batch
-    out = _nuts.concat_outputs(parts)
-    derived_keys = _nuts.lane_keys(
-        seed, lik.name + "/derived", sub.layers, settings.chains, attempt
-    )
-    pointwise = _nuts.run_pointwise(lik, sub, out.params, derived_keys)
+    """The pointwise pass over the sampled layers of a batch (one call per draw count: an
+    extended layer has more draws) and their outcomes."""
+    by_draws: dict[int, list[tuple[int, _nuts.NutsOutput]]] = {}
+    for group, outs in outputs:
+        for layer_index, out in zip(group, outs, strict=False):  # drops the padding
+            by_draws.setdefault(out.params.shape[2], []).append((layer_index, out))
     attrs = _attrs(lik, settings, attempt)
-    return {
-        sub.layers[i]: _layer_outcome(lik, sub, i, out, pointwise, attrs) for i in range(len(sub))
-    }
+    results: dict[str, LayerFit | tuple[str, str]] = {}
+    for members in by_draws.values():
+        index = [i for i, _ in members]
+        sub = batch.subset(index) if index != list(range(len(batch))) else batch
+        out = _nuts.concat_outputs([o for _, o in members])
+        derived_keys = _nuts.lane_keys(
+            seed, lik.name + "/derived", sub.layers, settings.chains, attempt
+        )
+        pointwise = _nuts.run_pointwise(lik, sub, out.params, derived_keys)
+        n = int(out.params.shape[2])
+        draws = {**attrs, "draws": n, "extensions": n // settings.draws - 1}
+        for i in range(len(sub)):
+            results[sub.layers[i]] = _layer_outcome(lik, sub, i, out, pointwise, draws)
+    return {layer: results[layer] for layer in batch.layers if layer in results}
 
 
 def sample_batches(
@@ -215,10 +262,13 @@ def sample_batches(
     workers: int = 1,
     advance: Any = None,
     layers_per_call: int = LAYERS_PER_CALL,
+    extensions: int = 0,
 ) -> dict[tuple[str, str], LayerFit | tuple[str, str]]:
     """Run every (likelihood, batch) job; (layer, likelihood) -> LayerFit or (status, reason).
 
-    A group whose sampling raises marks its layers ``failed`` and the rest go on.
+    ``extensions``: continuations of ``settings.draws`` draws per chain allowed for a layer that
+    fails the diagnostics only for want of draws (see :func:`_extendable`). A group whose
+    sampling raises marks its layers ``failed`` and the rest go on.
     """
     results: dict[tuple[str, str], LayerFit | tuple[str, str]] = {}
     order = sorted(range(len(jobs)), key=lambda j: -jobs[j][1].x.size)  # big buckets first
@@ -228,13 +278,18 @@ def sample_batches(
         for j in order:
             lik, batch = jobs[j]
             submitted[j] = [
-                (group, pool.submit(_sample_group, lik, batch, padded, settings, seed, attempt))
+                (
+                    group,
+                    pool.submit(
+                        _sample_group, lik, batch, padded, settings, seed, attempt, extensions
+                    ),
+                )
                 for group, padded in _groups(len(batch), size)
             ]
         finishing: list[tuple[Any, _batch.Batch, Future]] = []
         for j in order:
             lik, batch = jobs[j]
-            done: list[tuple[list[int], _nuts.NutsOutput]] = []
+            done: list[tuple[list[int], list[_nuts.NutsOutput]]] = []
             for group, future in submitted[j]:
                 try:
                     done.append((group, future.result()))

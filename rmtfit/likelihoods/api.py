@@ -352,6 +352,11 @@ class Likelihood:
     derived: Callable[..., dict[str, Any]] | None = None
     min_observations: int = 2
     doc: str = ""
+    target_accept: float | None = None
+    """Smallest NUTS target acceptance for this likelihood's posteriors (``None``: the run's).
+    For a posterior with kinks, such as a spliced model whose density changes piece as ``xmin``
+    crosses an eigenvalue, a higher target (smaller steps) at the first attempt is cheaper than
+    the divergences and the retry that the run's default would cost."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Free-form user metadata, carried along and never read by rmtfit (everything rmtfit
     reads has a typed field below)."""
@@ -401,6 +406,11 @@ class Likelihood:
                     f"likelihood {self.name!r}: {hook}={value!r} is not callable; pass a "
                     "function or None."
                 )
+        if self.target_accept is not None and not 0.0 < float(self.target_accept) < 1.0:
+            raise ValueError(
+                f"likelihood {self.name!r}: target_accept={self.target_accept!r} must be in "
+                "(0, 1), or None for the run's target."
+            )
         if self.joint and self.marginal_logpdf is None:
             raise ValueError(
                 f"likelihood {self.name!r}: joint=True needs marginal_logpdf(x, params, "
@@ -515,6 +525,7 @@ def likelihood(
     exact_posterior: Callable[..., Any] | None = None,
     exact_posterior_cdf: Callable[..., Any] | None = None,
     quadrature_points: Callable[..., Any] | None = None,
+    target_accept: float | None = None,
 ) -> Callable[[Callable[..., Any]], Likelihood]:
     """Decorator: turn ``logpdf(x, params, context)`` into a registered :class:`Likelihood`.
 
@@ -554,6 +565,7 @@ def likelihood(
             exact_posterior=exact_posterior,
             exact_posterior_cdf=exact_posterior_cdf,
             quadrature_points=quadrature_points,
+            target_accept=target_accept,
         )
         if register_as:
             register(lik)

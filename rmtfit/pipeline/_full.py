@@ -63,13 +63,14 @@ def collect_full(
     if chains is not None:
         options["chains"] = chains
     start = time.perf_counter()
-    with bar.task("Bayesian fits", total=None):
+    with bar.task("Bayesian fits", total=len(fitted_spectra) * len(chosen)) as advance:
         fits = fit(
             fitted_spectra,
             [lik for _, lik in chosen],
             classical=classical,
             seed=seed,
             ci_prob=ci_prob,
+            progress=advance,
             **options,
         )
     timings["fits"] = time.perf_counter() - start

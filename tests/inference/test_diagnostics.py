@@ -66,16 +66,23 @@ def test_too_short_chains_are_retried_then_flagged_and_kept():
         DiagnosticsWarning, match=r"layer 'l0', likelihood 'power_law'.*ess_bulk"
     ) as rec:
         fits = rmtfit.fit(
-            spectra, "power_law", classical=classical, draws=30, warmup=200, chains=4, exact=False
+            spectra,
+            "power_law",
+            classical=classical,
+            draws=30,
+            warmup=200,
+            chains=4,
+            exact=False,
+            extend=0,
         )
     assert rec[0].filename == __file__  # the warning points at the caller's line
     assert fits.status("l0", "power_law") == "flagged"
     reason = fits.reason("l0", "power_law")
     assert "ess_bulk of alpha" in reason
-    assert "after a retry with warmup=400, target_accept=0.95" in reason
+    assert "after a retry with new chains, target_accept=0.95" in reason
     f = fits["l0", "power_law"]  # the draws are kept and reported
     assert f.posterior["alpha"].shape == (4, 30)
-    assert (f.attrs["attempt"], f.attrs["warmup"], f.attrs["target_accept"]) == (1, 400, 0.95)
+    assert (f.attrs["attempt"], f.attrs["warmup"], f.attrs["target_accept"]) == (1, 200, 0.95)
     assert str(fits.summary["status"].sel(layer="l0", likelihood="power_law").item()) == "flagged"
     assert fits.idata("l0", "power_law").posterior.attrs["status"] == "flagged"
 
@@ -115,6 +122,7 @@ def test_a_pair_fixed_by_the_retry_is_ok_and_says_so(monkeypatch):
         "ok after a retry (first attempt: 2 divergent transitions out of 4000)"
     )
     assert fits["l1", "power_law"].attrs["attempt"] == 1
-    assert fits["l1", "power_law"].attrs["warmup"] == 1000
+    assert fits["l1", "power_law"].attrs["target_accept"] == 0.95  # same warmup, new chains
+    assert fits["l1", "power_law"].attrs["warmup"] == 500
     assert fits["l0", "power_law"].attrs["attempt"] == 0  # only the bad pair is re-run
     assert fits.reason("l0", "power_law") == ""
