@@ -90,6 +90,9 @@ def analyze(
     from rmtfit.pipeline import analyze as run_pipeline
     from rmtfit.report import write_outputs
 
+    if out is not None and options.get("client") is not None:
+        # finished layers of a distributed run go next to the report (as with the CLI)
+        options.setdefault("staging", Path(out) / "rmtfit-parts")
     analysis = run_pipeline(source, **options)
     if out is None:
         return analysis

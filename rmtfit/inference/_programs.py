@@ -81,10 +81,8 @@ def _versions() -> str:
     import jaxlib
     import numpyro
 
-    from rmtfit.inference import _laplace, _nuts
-
-    modules = (_model, _laplace, _nuts)
-    sources = b"".join(Path(m.__file__).read_bytes() for m in modules if m.__file__)
+    here = Path(__file__).parent  # the sampler's sources, read without importing them
+    sources = b"".join((here / f"{m}.py").read_bytes() for m in ("_model", "_laplace", "_nuts"))
     own = Path(__file__).read_bytes()
     return "|".join(
         [

@@ -71,7 +71,8 @@ def analyze(
     seed
         Seed of every random choice (MCMC, posterior predictive draws).
     device
-        ``"auto"``, ``"cpu"`` or ``"cuda"``: where eigenvalues are computed.
+        ``"auto"``, ``"cpu"`` or ``"cuda"``: where eigenvalues are computed (``"auto"`` and
+        ``"cpu"``: numpy on the CPU; ``"cuda"``: the torch solver, or JAX's without torch, on the GPU).
     draws, chains
         MCMC draws per chain and number of chains (defaults of :func:`rmtfit.fit`).
     quiet, progress

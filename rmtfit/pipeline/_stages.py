@@ -53,10 +53,25 @@ def collect_spectra(source: Any, *, layers: str | None, device: str, progress: b
     """Read the spectra (a :class:`rmtfit.Spectra` is filtered as given) with the layer filter."""
     if isinstance(source, str | Path) and not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such file or folder; check the path.")
-    spectra = load_spectra(source, include=layers, device=device, progress=progress)
+    spectra = load_spectra(
+        source, include=layers, progress=progress, **_solver_options(device)
+    )
     if not len(spectra) and not spectra.failed:
         raise ValueError(no_layers_message(spectra, layers))
     return spectra
+
+
+def _solver_options(device: str) -> dict[str, str]:
+    """The eigensolver of ``device``: numpy (float64 LAPACK) on the CPU, and for ``"cuda"`` the
+    torch backend, or JAX's when torch is not installed (their solvers move whole batches of
+    matrices to the GPU). ``"auto"`` stays on the CPU: detecting a GPU would import torch or JAX
+    on the fast path, whose point is seconds; ask for ``device="cuda"`` to use one."""
+    if device != "cuda":
+        return {"backend": "numpy", "device": "cpu"}
+    import importlib.util
+
+    backend = "torch" if importlib.util.find_spec("torch") is not None else "jax"
+    return {"backend": backend, "device": "cuda"}
 
 
 def collect_classical(spectra: Any, bar: Any) -> dict[str, LayerBase]:

@@ -201,6 +201,24 @@ def test_device_cpu(tmp_path, checkpoint):
     assert json.loads((out / "report.json").read_text())["settings"]["device"] == "cpu"
 
 
+def test_device_cuda_uses_a_gpu_solver_or_says_there_is_no_gpu(tmp_path, checkpoint, capsys):
+    """``--device cuda`` picks the torch (or JAX) solver: on a GPU machine it runs, on a CPU-only
+    one it stops with the reason and the fix (it used to ask numpy for a GPU)."""
+    import torch
+
+    out = tmp_path / "out"
+    code = main(["analyze", str(checkpoint), "--fast", "-q", "--device", "cuda", "--out", str(out)])
+    if torch.cuda.is_available():
+        assert code == 0
+        report = json.loads((out / "report.json").read_text())
+        assert report["settings"]["device"] == "cuda"
+    else:
+        assert code != 0
+        err = capsys.readouterr().err
+        assert "sees no CUDA GPU" in err and "device='cpu'" in err
+        assert "numpy" not in err
+
+
 def test_no_plots(tmp_path, checkpoint):
     out = tmp_path / "out"
     assert main(["analyze", str(checkpoint), "--fast", "-q", "--no-plots", "--out", str(out)]) == 0
