@@ -68,7 +68,8 @@ class Browser:
         self._from_chrome, from_chrome_w = os.pipe()
         # Chromium reads commands on fd 3 and writes replies on fd 4
         shell = f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
-        cmd = ["sh", "-c", shell, CHROMIUM, *FLAGS, "--remote-debugging-pipe"]
+        # bash, not sh: dash accepts only single-digit descriptors in redirections
+        cmd = ["bash", "-c", shell, CHROMIUM, *FLAGS, "--remote-debugging-pipe"]
         cmd += [f"--user-data-dir={profile}", f"--log-net-log={self.netlog}", "about:blank"]
         self._log = open(tmp / f"{profile.name}.stderr", "w")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
