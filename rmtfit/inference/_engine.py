@@ -293,6 +293,7 @@ def fit(
     dense_mass: bool = True,
     progress: bool | Callable[[int], None] = False,
     workers: int | None = None,
+    min_evals: Mapping[str, int] | None = None,
 ) -> Fits:
     """Posterior of every (layer, likelihood) pair, with enforced convergence diagnostics.
 
@@ -358,6 +359,11 @@ def fit(
         bar, such as the one of ``rmtfit analyze``, shows one ETA over all pairs.
     workers
         Layers sampled at once (threads; default one per core, at most 8).
+    min_evals
+        Likelihood name -> the fewest eigenvalues a layer needs for that likelihood to be
+        fitted at all (on top of the likelihood's own ``min_observations``); smaller layers
+        get ``not_fitted`` with the reason. :func:`rmtfit.analyze` uses it to fit the
+        full-spectrum models only where a phase can be read (``min_phase_evals``).
 
     Returns
     -------
@@ -392,6 +398,14 @@ def fit(
         for s in items:
             if s.name in classical_errors:
                 status[(s.name, lik.name)] = ("failed", classical_errors[s.name])
+                continue
+            least = int((min_evals or {}).get(lik.name, 0))
+            if s.num_evals < least:
+                status[(s.name, lik.name)] = (
+                    "not_fitted",
+                    f"{s.num_evals} eigenvalues, fewer than the {least} this run fits "
+                    f"{lik.name!r} on (min_evals)",
+                )
                 continue
             p = prepare(lik, s, classical_map.get(s.name))
             if isinstance(p, Prepared):
