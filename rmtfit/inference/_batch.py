@@ -8,9 +8,13 @@ Compilation dominates cold start (several seconds per program), so buckets are f
 eighth-octave steps (multiples of ``2^k / 8`` just above ``n``: 64, 80, ..., 128, 160, ...,
 384, 448, 512, ...; padding wastes at most a quarter of a bucket), at least
 :data:`MIN_BUCKET`, and a bucket is merged into the next larger one
-whenever the padding that merge adds (layers x extra entries) costs less than about one compile,
-:data:`MERGE_ELEMENTS` padded entries (about 2 ns per entry per leapfrog step, times ~10^4 steps
-per chain, against ~4 s of compilation, on the 2-core reference machine).
+whenever the padding that merge adds (layers x extra entries) costs less than about one compile.
+What a padded entry costs depends on the likelihood: one whose summed form (``lik.summed``)
+replaces the per-eigenvalue density in the sampler pays for padding only in the pointwise pass
+(:data:`MERGE_ELEMENTS`, 32768 entries); one evaluated per eigenvalue pays at every leapfrog
+step: about 100 ns per entry per chain for ``mp_spikes`` times ~50,000 leapfrog steps of 4
+chains, 5 ms per entry, against ~5 s of compilation (:data:`MERGE_ELEMENTS_DENSE`, 1024 entries;
+with 32768, mobilenet_v2's 64-eigenvalue layers were padded to its 1,000-eigenvalue bucket).
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_BUCKET", "MERGE_ELEMENTS", "bucket_size", "bucket_sizes", "Batch", "make_batch"]
+__all__ = ["MIN_BUCKET", "MERGE_ELEMENTS", "MERGE_ELEMENTS_DENSE", "bucket_size", "bucket_sizes", "Batch", "make_batch"]
 
 MIN_BUCKET = 64
 MERGE_ELEMENTS = 32768
+MERGE_ELEMENTS_DENSE = 1024
 
 
 def _next_pow2(n: int) -> int:

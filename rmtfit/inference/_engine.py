@@ -210,7 +210,8 @@ def _batches(
             )
         else:
             good.append(p)
-    sizes = _batch.bucket_sizes([p.x.size for p in good])
+    merge = _batch.MERGE_ELEMENTS if lik.summed is not None else _batch.MERGE_ELEMENTS_DENSE
+    sizes = _batch.bucket_sizes([p.x.size for p in good], merge_elements=merge)
     out = []
     for size in sorted(set(sizes)):
         members = [p for p, s in zip(good, sizes, strict=True) if s == size]
