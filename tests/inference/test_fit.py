@@ -185,6 +185,36 @@ def test_bucket_sizes_pad_little_and_merge_small_buckets():
     assert sizes[0] == 112 and sizes[-1] == 384
 
 
+def test_a_likelihood_evaluated_per_eigenvalue_pads_small_layers_less():
+    """mobilenet_v2's sizes: with the summed form (spliced_pl) padding is nearly free and every
+    layer shares the 1024 bucket; mp_spikes pays per padded entry at every leapfrog step, so its
+    64-eigenvalue layers must not be padded to 1,000 (they were, before the dense threshold)."""
+    from rmtfit.classical import fit_classical
+    from rmtfit.common import enable_x64
+    from rmtfit.inference._engine import _batches, prepare
+    from rmtfit.likelihoods import get_likelihood
+    from rmtfit.spectra import Spectrum
+
+    enable_x64()  # as fit() does: the contexts are computed in float64
+    rng = np.random.default_rng(0)
+    sizes = [64] * 8 + [96] * 6 + [160] * 6 + [320] * 2 + [1000]
+    spectra = [
+        Spectrum(f"l{i}", "matrix", 2 * n, n, np.sort(rng.chisquare(2 * n, n)))
+        for i, n in enumerate(sizes)
+    ]
+    buckets = {}
+    for name in ("mp_spikes", "spliced_pl"):
+        lik = get_likelihood(name)
+        prepared = [prepare(lik, s, fit_classical(s)) for s in spectra]
+        assert all(not isinstance(p, tuple) for p in prepared), prepared
+        batches, bad = _batches(lik, prepared)
+        assert not bad
+        buckets[name] = {b.size: len(b) for b in batches}
+    assert buckets["spliced_pl"] == {1024: len(sizes)}
+    assert buckets["mp_spikes"][1024] == 1  # only the 1,000-eigenvalue layer
+    assert max(buckets["mp_spikes"]) == 1024 and min(buckets["mp_spikes"]) <= 160
+
+
 _CHILD = """
 import sys, numpy as np, rmtfit
 from rmtfit.spectra import Spectrum
