@@ -465,23 +465,20 @@ def _pointwise_lane(lik: Any) -> Callable[..., dict[str, Any]]:
 
 
 def run_pointwise(
-    lik: Any, batch: Batch, params: np.ndarray, keys: np.ndarray
+    lik: Any, batch: Batch, params: np.ndarray, keys: np.ndarray, chunk: int | None = None
 ) -> dict[str, np.ndarray]:
-    """Pointwise log-likelihood ``(L, C, D, B)`` and derived quantities per draw, in one program.
+    """Pointwise log-likelihood ``(L, C, D, B)`` and derived quantities per draw.
 
     ``params`` is ``(L, C, D, P)``; ``keys`` is ``(L * C, 2)``. Keys of the result: ``loglik``
-    and ``derived:<name>`` for each output of ``lik.derived``.
+    and ``derived:<name>`` for each output of ``lik.derived``. One compiled program serves
+    every call with the same chains, bucket and ``chunk`` draws: it runs one layer at a time
+    and, when ``D`` is a multiple of ``chunk`` (a chain extended by whole chunks), one chunk of
+    draws at a time, so layers with different numbers of draws or in groups of different sizes
+    need no program of their own (the first chunk uses ``keys``, chunk ``j`` the keys folded
+    with ``j``).
     """
     n_layers, c, d, p = params.shape
-    lanes = n_layers * c
-    rep = lambda a: np.repeat(np.asarray(a), c, axis=0)  # noqa: E731
-    args = (
-        keys,
-        params.reshape(lanes, d, p),
-        rep(batch.x),
-        rep(batch.mask),
-        {k: rep(v) for k, v in batch.context.items()},
-    )
+    step = d if not chunk or d % int(chunk) else int(chunk)
     lane = _pointwise_lane(lik)
     ex = example_lane(lik, batch)
     digest = jaxpr_digest(
@@ -492,12 +489,26 @@ def run_pointwise(
         ex[2],
         ex[3],
     )
-    key = hashlib.sha256(f"pointwise|{digest}|{lanes}|{d}|{batch.size}".encode()).hexdigest()[:40]
+    key = hashlib.sha256(f"pointwise|{digest}|{c}|{step}|{batch.size}".encode()).hexdigest()[:40]
     with LOCK:
         program = PROGRAMS.get(key)
     if program is None:
         program = jax.jit(jax.vmap(lane))
         with LOCK:
             program = PROGRAMS.setdefault(key, program)
-    out = jax.tree.map(np.asarray, program(*args))
-    return {k: v.reshape((n_layers, c) + v.shape[1:]) for k, v in out.items()}
+    keys = np.asarray(keys).reshape(n_layers, c, -1)
+    fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
+    layers = []
+    for i in range(n_layers):
+        data = (
+            np.repeat(batch.x[i : i + 1], c, axis=0),
+            np.repeat(batch.mask[i : i + 1], c, axis=0),
+            {k: np.repeat(np.asarray(v)[i : i + 1], c, axis=0) for k, v in batch.context.items()},
+        )
+        parts = []
+        for j in range(d // step):
+            lane_keys = keys[i] if j == 0 else np.asarray(fold(keys[i], j))
+            theta = params[i, :, j * step : (j + 1) * step]
+            parts.append(jax.tree.map(np.asarray, program(lane_keys, theta, *data)))
+        layers.append({k: np.concatenate([q[k] for q in parts], axis=1) for k in parts[0]})
+    return {k: np.stack([layer[k] for layer in layers]) for k in layers[0]}

@@ -245,7 +245,7 @@ def _finish_batch(
         derived_keys = _nuts.lane_keys(
             seed, lik.name + "/derived", sub.layers, settings.chains, attempt
         )
-        pointwise = _nuts.run_pointwise(lik, sub, out.params, derived_keys)
+        pointwise = _nuts.run_pointwise(lik, sub, out.params, derived_keys, settings.draws)
         n = int(out.params.shape[2])
         draws = {**attrs, "draws": n, "extensions": n // settings.draws - 1}
         for i in range(len(sub)):
