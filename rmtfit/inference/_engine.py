@@ -193,9 +193,14 @@ def prepare(lik: Any, spectrum: Any, classical: Any) -> Prepared | tuple[str, st
 
 
 def _batches(
-    lik: Any, prepared: Sequence[Prepared]
+    lik: Any, prepared: Sequence[Prepared], buckets: Mapping[str, int] | None = None
 ) -> tuple[list[_batch.Batch], dict[str, tuple[str, str]]]:
-    """Bucketed batches; layers whose context keys differ from the first layer's fail."""
+    """Bucketed batches; layers whose context keys differ from the first layer's fail.
+
+    ``buckets`` (layer -> size) keeps layers in the buckets of an earlier pass: the retry of a
+    few layers then reuses the first pass's compiled programs instead of compiling programs
+    for the buckets those few layers alone would get.
+    """
     bad: dict[str, tuple[str, str]] = {}
     if not prepared:
         return [], bad
@@ -212,6 +217,8 @@ def _batches(
             good.append(p)
     merge = _batch.MERGE_ELEMENTS if lik.summed is not None else _batch.MERGE_ELEMENTS_DENSE
     sizes = _batch.bucket_sizes([p.x.size for p in good], merge_elements=merge)
+    if buckets:
+        sizes = [int(buckets.get(p.layer, size)) for p, size in zip(good, sizes, strict=True)]
     out = []
     for size in sorted(set(sizes)):
         members = [p for p, s in zip(good, sizes, strict=True) if s == size]
@@ -532,7 +539,12 @@ def _retry(
     for lik in liks:
         layers = {layer for layer, name in bad_keys if name == lik.name}
         todo = [p for p in prepared[lik.name] if p.layer in layers]
-        batches, _ = _batches(lik, todo)
+        first = {
+            layer: int(fits[(layer, lik.name)].attrs["bucket"])
+            for layer in layers
+            if "bucket" in fits[(layer, lik.name)].attrs
+        }
+        batches, _ = _batches(lik, todo, first)
         jobs.extend((lik, b) for b in batches)
     if backend == "pymc":
         from rmtfit.inference._pymc import sample_pymc
