@@ -25,7 +25,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_BUCKET", "MERGE_ELEMENTS", "MERGE_ELEMENTS_DENSE", "bucket_size", "bucket_sizes", "Batch", "make_batch"]
+__all__ = [
+    "MIN_BUCKET",
+    "MERGE_ELEMENTS",
+    "MERGE_ELEMENTS_DENSE",
+    "bucket_size",
+    "bucket_sizes",
+    "Batch",
+    "make_batch",
+]
 
 MIN_BUCKET = 64
 MERGE_ELEMENTS = 32768

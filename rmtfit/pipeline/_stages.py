@@ -53,9 +53,7 @@ def collect_spectra(source: Any, *, layers: str | None, device: str, progress: b
     """Read the spectra (a :class:`rmtfit.Spectra` is filtered as given) with the layer filter."""
     if isinstance(source, str | Path) and not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such file or folder; check the path.")
-    spectra = load_spectra(
-        source, include=layers, progress=progress, **_solver_options(device)
-    )
+    spectra = load_spectra(source, include=layers, progress=progress, **_solver_options(device))
     if not len(spectra) and not spectra.failed:
         raise ValueError(no_layers_message(spectra, layers))
     return spectra
