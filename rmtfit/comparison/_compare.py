@@ -272,8 +272,10 @@ def _check_same_observations(group: Mapping[str, Any], layer: str) -> np.ndarray
     for name, idata in group.items():
         if not hasattr(idata, "log_likelihood"):
             raise ValueError(
-                f"layer {layer!r}: the fit of {name!r} has no log_likelihood group; refit with "
-                "pointwise log-likelihoods stored (rmtfit.fit does this by default)."
+                f"layer {layer!r}: the fit of {name!r} has no pointwise log-likelihood (a "
+                "fits.nc is lean unless written with `rmtfit analyze --save-pointwise`); use the "
+                "stored LOO results (Fits.loo_results(layer)), or rerun with --save-pointwise "
+                "(rmtfit.fit keeps them in memory by default)."
             )
         values = observed_values(idata, LOG_LIKELIHOOD_VARIABLE)
         if values is None:

@@ -183,7 +183,7 @@ def test_loo_results_are_stored_and_lean_fits_cannot_recompute_them(tmp_path):
         assert attrs["loo_elpd_loo"] == score.elpd_loo and attrs["loo_se"] == score.se
         assert attrs["loo_p_loo"] == score.p_loo and attrs["loo_weight"] == score.weight
         assert attrs["loo_pareto_k_max"] == score.pareto_k_max
-    with pytest.raises(ValueError, match="no log_likelihood group"):
+    with pytest.raises(ValueError, match="no pointwise log-likelihood.*--save-pointwise"):
         rmtfit.compare(back, layer="fc1")
     again = rmtfit.compare(Fits.from_netcdf(full), layer="fc1")
     original = comparisons["fc1"]["full"]
