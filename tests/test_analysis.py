@@ -136,3 +136,25 @@ def test_cli_on_a_checkpoint_with_a_nan_layer_exits_1_and_writes_the_report(tmp_
     assert "NaN" in layers["broken.weight"]["reason"]
     assert layers["gauss.weight"]["status"] == "ok"
     assert (out / "report.html").exists()
+
+
+def test_num_spikes_is_the_count_the_phase_label_rests_on(full):
+    """The report's spike count is the phase's count beyond the bulk edge and its TW band, so a
+    layer labelled Bulk+Spikes never shows more spikes than the label allows."""
+    analysis, _ = full
+    for layer in analysis.layers:
+        if layer.phase is None or layer.posterior is None:
+            continue
+        phase = analysis.phases[layer.name]
+        estimate = layer.posterior["num_spikes"]
+        assert estimate.mean == pytest.approx(phase.num_spikes_mean, rel=1e-9, abs=1e-9)
+        assert estimate.ci_low <= phase.num_spikes_map <= estimate.ci_high
+
+
+def test_estimate_from_a_discrete_distribution_is_exact():
+    from rmtfit.pipeline import Estimate
+
+    e = Estimate.from_distribution({0: 0.02, 3: 0.9, 4: 0.08}, 0.9)
+    assert e.mean == pytest.approx(3 * 0.9 + 4 * 0.08)
+    assert (e.ci_low, e.ci_high) == (3.0, 4.0)
+    assert Estimate.from_distribution({5: 1.0}, 0.9).sd == 0.0

@@ -196,8 +196,17 @@ def _full_one(
         )
         for lik, _ in chosen
     }
+    posterior = _posterior_estimates(fits, name, usable, ci_prob)
+    if phase is not None and phase.num_spikes:
+        # the count the phase label rests on: eigenvalues beyond the bulk edge plus its
+        # Tracy-Widom band, per posterior draw (mp_spikes' own K counts members of its spike
+        # component, which can sit inside the bulk: 42 on a MiniLM layer labelled Bulk+Spikes)
+        previous = posterior.get("num_spikes")
+        posterior["num_spikes"] = Estimate.from_distribution(
+            phase.num_spikes, ci_prob, previous.likelihood if previous is not None else None
+        )
     fitted = Fitted(
-        posterior=_posterior_estimates(fits, name, usable, ci_prob),
+        posterior=posterior,
         models=models,
         phase=phase_dict,
         note="; ".join(notes),
@@ -242,7 +251,9 @@ POSTERIOR_ROLES: dict[str, str] = {
 """Which declared role each posterior column of the report reads. The fit it is read from is the
 first usable likelihood that declares the role, full-spectrum ones first, in the order the
 likelihoods were given (:func:`rmtfit.posterior.preferred_likelihoods`); ``sigma_mp`` is the square
-root of the ``bulk_scale`` (sigma^2) draws. A tail likelihood's ``xmin`` is fixed at the classical
+root of the ``bulk_scale`` (sigma^2) draws. Where the layer gets a phase, ``num_spikes`` is replaced
+by the count its label rests on (eigenvalues beyond the bulk edge and its Tracy-Widom band,
+``PhaseResult.num_spikes``). A tail likelihood's ``xmin`` is fixed at the classical
 value and declares no ``xmin`` role, so it has no posterior."""
 
 

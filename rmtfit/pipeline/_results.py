@@ -45,6 +45,26 @@ class Estimate:
         sd = float(np.std(x, ddof=1)) if x.size > 1 else 0.0
         return cls(float(np.mean(x)), sd, float(low), float(high), likelihood)
 
+    @classmethod
+    def from_distribution(
+        cls, probabilities: Mapping[int, float], ci_prob: float, likelihood: str | None = None
+    ) -> Estimate:
+        """Summarise a discrete posterior ``{value: probability}`` exactly (the interval ends are
+        the values where the CDF first reaches each tail probability)."""
+        values = np.asarray(sorted(probabilities), dtype=np.float64)
+        weights = np.asarray([probabilities[k] for k in sorted(probabilities)], dtype=np.float64)
+        if values.size == 0 or weights.sum() <= 0:
+            nan = float("nan")
+            return cls(nan, nan, nan, nan, likelihood)
+        weights = weights / weights.sum()
+        mean = float(weights @ values)
+        sd = float(np.sqrt(max(weights @ (values - mean) ** 2, 0.0)))
+        cdf = np.cumsum(weights)
+        tail = (1.0 - ci_prob) / 2.0
+        low = values[min(int(np.searchsorted(cdf, tail - 1e-12)), values.size - 1)]
+        high = values[min(int(np.searchsorted(cdf, 1.0 - tail - 1e-12)), values.size - 1)]
+        return cls(mean, sd, float(low), float(high), likelihood)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "mean": self.mean,
