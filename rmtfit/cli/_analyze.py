@@ -43,6 +43,18 @@ def _seed(text: str) -> int:
     return value
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """``--layers``, ``--seed``, ``--draws`` and ``--chains``, as ``compare`` and ``track`` take them."""
+    parser.add_argument(
+        "--layers", metavar="REGEX", help="analyse only layers whose name matches REGEX"
+    )
+    parser.add_argument(
+        "--seed", type=_seed, default=0, metavar="N", help="random seed (default 0)"
+    )
+    parser.add_argument("--draws", type=_positive_int, metavar="N", help="MCMC draws per chain")
+    parser.add_argument("--chains", type=_positive_int, metavar="N", help="MCMC chains")
+
+
 def _add_analysis_options(parser: argparse.ArgumentParser, *, out_help: str) -> None:
     parser.add_argument("--fast", action="store_true", help="classical estimators only (no MCMC)")
     parser.add_argument(
@@ -137,14 +149,7 @@ def add_commands(subparsers: Any) -> None:
     )
     compare.add_argument("a", help="first checkpoint (A)")
     compare.add_argument("b", help="second checkpoint (B)")
-    compare.add_argument(
-        "--layers", metavar="REGEX", help="analyse only layers whose name matches REGEX"
-    )
-    compare.add_argument(
-        "--seed", type=_seed, default=0, metavar="N", help="random seed (default 0)"
-    )
-    compare.add_argument("--draws", type=_positive_int, metavar="N", help="MCMC draws per chain")
-    compare.add_argument("--chains", type=_positive_int, metavar="N", help="MCMC chains")
+    add_run_options(compare)
     compare.add_argument("--out", metavar="FILE", help="also write the comparison as JSON to FILE")
     compare.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     compare.set_defaults(func=_run_compare)

@@ -32,7 +32,7 @@ def _steps(text: str) -> list[float]:
 
 def add_commands(subparsers: Any) -> None:
     """Register ``track``."""
-    from rmtfit.cli._analyze import _positive_int, _seed
+    from rmtfit.cli._analyze import add_run_options
 
     parser = subparsers.add_parser(
         "track",
@@ -55,15 +55,8 @@ def add_commands(subparsers: Any) -> None:
         metavar="SPEC",
         help="run the checkpoints as Dask tasks: local:N or tcp://HOST:PORT",
     )
-    parser.add_argument(
-        "--layers", metavar="REGEX", help="analyse only layers whose name matches REGEX"
-    )
+    add_run_options(parser)
     parser.add_argument("--likelihoods", metavar="NAMES", help="comma-separated likelihoods")
-    parser.add_argument(
-        "--seed", type=_seed, default=0, metavar="N", help="random seed (default 0)"
-    )
-    parser.add_argument("--draws", type=_positive_int, metavar="N", help="MCMC draws per chain")
-    parser.add_argument("--chains", type=_positive_int, metavar="N", help="MCMC chains")
     parser.add_argument("--no-figure", action="store_true", help="no trajectory.png (faster)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summary")
     parser.set_defaults(func=_run_track)
