@@ -1,14 +1,19 @@
 """Conformance: every built-in likelihood, and the example's custom one, passes check_likelihood.
 
-The checks (normalisation to 1e-8, sampler vs CDF by KS at p > 1e-3, jit/vmap, finite gradients,
-errors on bad parameters and data) are listed in :mod:`rmtfit.likelihoods._check`.
+The checks (normalisation to 1e-8, sampler vs CDF by KS at p > 1e-3, jit/vmap, gradients against
+finite differences, errors on bad parameters and data) are listed in
+:mod:`rmtfit.likelihoods._check`; the last tests plant a wrong gradient and a wrong summed form
+and check that the checker catches them.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import pytest
 
 from rmtfit.likelihoods import BUILTIN_LIKELIHOODS, check_likelihood, get_likelihood
@@ -71,8 +76,6 @@ def test_every_prior_is_documented_and_overridable(name):
 def test_summed_shortcut_is_checked_against_the_pointwise_sum():
     """spliced_pl declares an exact summed form (prefix sums; one binary search per
     evaluation); the checker compares it with the pointwise sum and catches a wrong one."""
-    from dataclasses import replace
-
     lik = get_likelihood("spliced_pl")
     assert lik.summed is not None
     report = check_likelihood(lik, raise_on_failure=False)
@@ -86,3 +89,37 @@ def test_summed_shortcut_is_checked_against_the_pointwise_sum():
     bad = check_likelihood(off_by_one_point, raise_on_failure=False)
     failed = {r.name for r in bad.results if not r.passed}
     assert {"summed", "summed_gradient"} <= failed
+
+
+def _frozen_normaliser(x, params, context):
+    """power_law with ln(alpha - 1) behind stop_gradient: the right values, d/dalpha off by
+    n / (alpha - 1), and still finite (all the gradient check used to test)."""
+    alpha, xmin = params["alpha"], context["xmin"]
+    return jax.lax.stop_gradient(jnp.log(alpha - 1.0)) - jnp.log(xmin) - alpha * jnp.log(x / xmin)
+
+
+@jax.custom_jvp
+def _log_excess(alpha):
+    return jnp.log(alpha - 1.0)
+
+
+@_log_excess.defjvp
+def _log_excess_jvp(primals, tangents):  # a hand-written derivative 0.01% too large
+    (alpha,), (dalpha,) = primals, tangents
+    return _log_excess(alpha), 1.0001 * dalpha / (alpha - 1.0)
+
+
+def _slightly_wrong_jvp(x, params, context):
+    alpha, xmin = params["alpha"], context["xmin"]
+    return _log_excess(alpha) - jnp.log(xmin) - alpha * jnp.log(x / xmin)
+
+
+@pytest.mark.parametrize("logpdf", [_frozen_normaliser, _slightly_wrong_jvp])
+def test_a_wrong_gradient_fails_the_gradient_check(logpdf):
+    lik = get_likelihood("power_law")
+    right = check_likelihood(lik, raise_on_failure=False)
+    bad = check_likelihood(replace(lik, logpdf=logpdf), raise_on_failure=False)
+    assert right["gradient"].passed, right["gradient"].detail
+    assert bad["logpdf"].passed and bad["jit"].passed and bad["normalisation"].passed
+    assert not bad["gradient"].passed, bad["gradient"].detail
+    assert "finite difference" in bad["gradient"].detail
