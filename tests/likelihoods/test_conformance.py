@@ -116,10 +116,8 @@ def _slightly_wrong_jvp(x, params, context):
 
 @pytest.mark.parametrize("logpdf", [_frozen_normaliser, _slightly_wrong_jvp])
 def test_a_wrong_gradient_fails_the_gradient_check(logpdf):
-    lik = get_likelihood("power_law")
-    right = check_likelihood(lik, raise_on_failure=False)
+    lik = get_likelihood("power_law")  # whose own gradient passes (test_builtin_passes_...)
     bad = check_likelihood(replace(lik, logpdf=logpdf), raise_on_failure=False)
-    assert right["gradient"].passed, right["gradient"].detail
     assert bad["logpdf"].passed and bad["jit"].passed and bad["normalisation"].passed
     assert not bad["gradient"].passed, bad["gradient"].detail
     assert "finite difference" in bad["gradient"].detail
