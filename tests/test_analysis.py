@@ -69,12 +69,38 @@ def test_full_report_validates_and_carries_posteriors_models_and_phases(full):
         assert layer["phase"]["map"] in rmtfit.PHASES
         weights = [m["weight"] for m in layer["models"].values() if m["family"] == "full"]
         assert sum(weights) == pytest.approx(1.0, abs=1e-6)
-        post = layer["posterior"]
-        assert post["lambda_plus"]["ci_low"] <= post["lambda_plus"]["ci_high"]
+        _assert_interval_of_the_stored_draws(analysis, name, layer["posterior"]["lambda_plus"])
     assert layers["broken.weight"]["status"] == "failed"
     for name in ("report.html", "layers.csv", "fits.nc"):
         assert (out / name).stat().st_size > 0
     assert list((out / "plots").glob("*.png"))
+
+
+def _assert_interval_of_the_stored_draws(analysis, layer, estimate):
+    """The report's lambda_plus summarises the stored draws of the bulk edge of the fit it names:
+    mean, sd and the equal-tailed ``ci_prob`` quantiles."""
+    from rmtfit.posterior import likelihood_roles
+
+    lik = estimate["likelihood"]
+    variable = likelihood_roles(lik, analysis.fits.idata(layer, lik)).variable("bulk_edge")
+    draws = np.asarray(analysis.fits.draws(layer, lik, variable), dtype=np.float64).ravel()
+    assert draws.size >= SHORT["draws"] * SHORT["chains"]  # more where a retry ran longer
+    tail = (1.0 - analysis.ci_prob) / 2.0
+    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    assert (estimate["ci_low"], estimate["ci_high"]) == (low, high)
+    assert estimate["mean"] == pytest.approx(np.mean(draws), rel=1e-12)
+    assert estimate["sd"] == pytest.approx(np.std(draws, ddof=1), rel=1e-12)
+
+
+def test_full_analysis_recovers_the_mp_scale_and_edge_of_both_layers(full):
+    """Both layers have unit-variance entries (the spikes are rank 3): sigma_mp = 1 and the bulk
+    edge (sqrt N + sqrt M)^2 = 746.4, each within 4 posterior sd of the posterior mean."""
+    analysis, _ = full
+    edge = (np.sqrt(300) + np.sqrt(100)) ** 2
+    for name in ("gauss.weight", "spiked.weight"):
+        post = analysis.layer(name).posterior
+        assert abs(post["sigma_mp"].mean - 1.0) < 4 * post["sigma_mp"].sd, post["sigma_mp"]
+        assert abs(post["lambda_plus"].mean - edge) < 4 * post["lambda_plus"].sd, post
 
 
 def test_full_analysis_sees_the_planted_spikes(full):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 import pytest
+from scipy import stats
 
 from rmtfit.network import (
     METRICS,
@@ -63,7 +64,9 @@ def test_network_value_is_the_draw_by_draw_mean_over_layers():
     again = network_metrics(layers, num_draws=400, seed=3)
     assert np.array_equal(again.network["alpha"], metrics.network["alpha"])
     summary = metrics.summary(0.9)[NETWORK]["alpha"]
-    assert summary["low"] < summary["mean"] < summary["high"]
+    draws = metrics.network["alpha"]
+    assert (summary["low"], summary["high"]) == tuple(np.quantile(draws, [0.05, 0.95]))
+    assert summary["mean"] == np.mean(draws) and summary["sd"] == np.std(draws, ddof=1)
 
 
 def test_layers_without_alpha_are_listed_and_kept_in_the_norms():
@@ -77,11 +80,27 @@ def test_layers_without_alpha_are_listed_and_kept_in_the_norms():
         network_metrics(layers, num_draws=0)
 
 
+def _all_pairs_below(x, y):
+    """P(X < Y) over every pair of draws, ties one half, by brute force."""
+    x, y = np.ravel(x)[:, None], np.ravel(y)[None, :]
+    return float(np.mean((x < y) + 0.5 * (x == y)))
+
+
+def _assert_interval_within_quantile_error(low, high, x, y, ci_prob=0.9):
+    """(low, high) of ``n`` random pairings y - x lies where the equal-tailed quantiles of the
+    all-pairs difference put it, within 4 binomial standard errors of each tail probability."""
+    n = min(x.size, y.size)
+    every = (np.ravel(y)[None, :] - np.ravel(x)[:, None]).ravel()
+    for value, p in ((low, (1 - ci_prob) / 2), (high, (1 + ci_prob) / 2)):
+        se = np.sqrt(p * (1 - p) / n)
+        lo, hi = np.quantile(every, [max(p - 4 * se, 0.0), min(p + 4 * se, 1.0)])
+        assert lo <= value <= hi, (value, p, lo, hi)
+
+
 def test_probability_below_is_exact_over_all_pairs():
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 5, size=40).astype(float), rng.integers(0, 5, size=30).astype(float)
-    brute = np.mean((x[:, None] < y[None, :]) + 0.5 * (x[:, None] == y[None, :]))
-    assert probability_below(x, y) == pytest.approx(brute, abs=1e-15)
+    assert probability_below(x, y) == pytest.approx(_all_pairs_below(x, y), abs=1e-15)
     assert probability_below(np.full(5, 1.0), np.full(7, 1.0)) == 0.5
     assert probability_below(np.full(5, 1.0), np.full(7, 2.0)) == 1.0
 
@@ -90,15 +109,37 @@ def test_compare_networks_probability_and_intervals():
     a = [_layer("fc1", 200, 100, 2.0, seed=1), _layer("fc2", 300, 100, 3.0, seed=2)]
     b = [_layer("fc1", 200, 100, 3.0, seed=3), _layer("fc2", 300, 100, 3.0, seed=4)]
     result = compare_networks(a, b, num_draws=500, seed=0)
+    # the metrics compare_networks draws (seed for A, seed + 1 for B), recomputed to check each row
+    ma, mb = network_metrics(a, num_draws=500, seed=0), network_metrics(b, num_draws=500, seed=1)
+    again = compare_networks(ma, mb, seed=0)
+    assert [dict(r) for r in again.rows] == [dict(r) for r in result.rows]
     rows = {(r["metric"], r["layer_a"]): r for r in result.rows}
-    assert rows[("alpha", "fc1")]["p_a_below_b"] > 0.999
-    assert 0.3 < rows[("alpha", "fc2")]["p_a_below_b"] < 0.7
-    assert rows[("alpha", NETWORK)]["p_a_below_b"] > 0.999
-    net = rows[("alpha", NETWORK)]
-    assert net["diff_low"] < 0.5 < net["diff_high"]  # B - A = (3 + 3)/2 - (2 + 3)/2 = 0.5
-    assert net["a_low"] < net["a_mean"] < net["a_high"]
-    # the same spectra: point-mass norms tie
-    assert rows[("log_norm", "fc2")]["p_a_below_b"] in (0.0, 0.5, 1.0)
+    assert len(rows) == 3 * len(METRICS)
+    for (metric, layer), row in rows.items():
+        x = ma.network[metric] if layer == NETWORK else ma.draws[layer][metric]
+        y = mb.network[metric] if layer == NETWORK else mb.draws[layer][metric]
+        assert row["p_a_below_b"] == pytest.approx(_all_pairs_below(x, y), abs=1e-12), row
+        for side, draws in (("a", x), ("b", y)):
+            low, high = np.quantile(draws, [0.05, 0.95])
+            assert (row[f"{side}_low"], row[f"{side}_high"]) == (low, high), row
+            assert row[f"{side}_mean"] == pytest.approx(np.mean(draws), rel=1e-12)
+        assert row["diff_mean"] == pytest.approx(np.mean(y) - np.mean(x), abs=1e-12)
+        _assert_interval_within_quantile_error(row["diff_low"], row["diff_high"], x, y)
+    # alpha of fc2: two N(3, 0.05) posteriors, P(A < B) = 1/2 up to the draws' noise
+    fc2 = rows[("alpha", "fc2")]["p_a_below_b"]
+    assert abs(fc2 - 0.5) < 4 * np.sqrt(1 / 12 * (1 / 500 + 1 / 500)), fc2  # Mann-Whitney sd
+    # network alpha, the mean of the layers': A ~ N(2.5, 0.05 / sqrt 2), B ~ N(3, 0.05 / sqrt 2),
+    # so B - A ~ N(0.5, 0.05) and P(A < B) = Phi(10), 1 to 1e-23
+    assert rows[("alpha", NETWORK)]["p_a_below_b"] == pytest.approx(stats.norm.cdf(10.0), abs=1e-6)
+    # point masses: log_norm = log10(sum of eigenvalues) is one number per layer, so P(A < B)
+    # is exactly 1, 0 or 1/2 by which layer's sum is smaller
+    for layer_a, layer_b in zip(a, b, strict=True):
+        sum_a, sum_b = (float(np.sum(x.spectrum.eigenvalues)) for x in (layer_a, layer_b))
+        expected = 1.0 if sum_a < sum_b else 0.0 if sum_a > sum_b else 0.5
+        assert rows[("log_norm", layer_a.spectrum.name)]["p_a_below_b"] == expected
+    same = compare_networks([a[1]], [a[1]], num_draws=50)
+    ties = {r["metric"]: r["p_a_below_b"] for r in same.rows if r["layer_a"] == "fc2"}
+    assert ties["log_norm"] == ties["log_spectral_norm"] == 0.5
     table = result.to_table()
     assert {"metric", "layer_a", "layer_b", "p_a_below_b", "diff_mean"} <= set(table.columns)
     assert result.to_dict()["matches"] == [["fc1", "fc1", "name"], ["fc2", "fc2", "name"]]

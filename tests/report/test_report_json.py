@@ -5,10 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import math
+from dataclasses import replace
 
 import jsonschema
+import numpy as np
 import pytest
 
+from rmtfit.pipeline import Estimate
 from rmtfit.report import SCHEMA, build_report, load_schema, report_json, validate_report
 from rmtfit.report._json import PHASES, POSTERIOR_QUANTITIES
 
@@ -60,17 +63,18 @@ def test_fast_mode_has_null_posterior_models_and_phase(fast_analysis):
 
 
 def test_full_mode_carries_the_posterior_models_and_phases(full_analysis):
-    report = build_report(full_analysis)
+    report = json.loads(report_json(build_report(full_analysis)))
+    results = {r.name: r for r in full_analysis.layers}
     ok = [layer for layer in report["layers"] if layer["status"] == "ok"]
-    assert ok
-    for layer, result in zip(ok, full_analysis.layers, strict=False):
+    assert len(ok) == 4
+    for layer in ok:
+        result = results[layer["name"]]
         assert set(layer["posterior"]) == set(POSTERIOR_QUANTITIES)
-        est = result.posterior["alpha"]
-        assert layer["posterior"]["alpha"]["mean"] == pytest.approx(est.mean)
-        assert layer["posterior"]["alpha"]["ci_low"] <= layer["posterior"]["alpha"]["ci_high"]
+        for quantity in POSTERIOR_QUANTITIES:  # every number carried exactly through the JSON
+            est = result.posterior[quantity]
+            assert layer["posterior"][quantity] == (None if est is None else est.to_dict())
         assert layer["posterior"]["xmin"] is None  # not estimated by any fitted likelihood here
-        assert set(layer["phase"]["probabilities"]) == set(PHASES)
-        assert sum(layer["phase"]["probabilities"].values()) == pytest.approx(1.0)
+        assert layer["phase"]["probabilities"] == result.phase["probabilities"]
         assert layer["phase"]["map"] == max(
             PHASES, key=lambda p: layer["phase"]["probabilities"][p]
         )
@@ -78,6 +82,21 @@ def test_full_mode_carries_the_posterior_models_and_phases(full_analysis):
     counts = report["summary"]["phase_counts"]
     assert sum(counts.values()) == len(ok)
     assert sum(report["summary"]["phase_expected"].values()) == pytest.approx(len(ok))
+
+
+def test_a_posterior_interval_is_the_equal_tailed_quantiles_of_its_draws(full_analysis):
+    """alpha of the first layer from draws made here: report.json's interval is their
+    equal-tailed ``ci_prob`` quantiles, its mean and sd theirs."""
+    draws = 1.0 + np.random.default_rng(7).gamma(20.0, 0.1, size=1001)  # skewed: ends differ
+    first = full_analysis.layers[0]
+    alpha = Estimate.from_draws(draws, full_analysis.ci_prob, "power_law")
+    layers = (replace(first, posterior={**first.posterior, "alpha": alpha}),)
+    analysis = replace(full_analysis, layers=layers + full_analysis.layers[1:])
+    written = json.loads(report_json(build_report(analysis)))["layers"][0]["posterior"]["alpha"]
+    tail = (1.0 - full_analysis.ci_prob) / 2.0
+    assert (written["ci_low"], written["ci_high"]) == tuple(np.quantile(draws, [tail, 1 - tail]))
+    assert written["mean"] == np.mean(draws) and written["sd"] == np.std(draws, ddof=1)
+    assert written["likelihood"] == "power_law"
 
 
 def test_failed_and_skipped_tensors_are_listed_with_reasons(analysis):
