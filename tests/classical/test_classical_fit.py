@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import rmtfit.classical as classical
 from rmtfit.classical import (
@@ -107,15 +108,37 @@ def test_bad_options_raise(kwargs, match):
         fit_classical(spectrum(np.arange(1.0, 30.0)), **kwargs)
 
 
-def test_bootstrap_is_seeded_and_calibrated_for_a_true_power_law():
+def _clauset_bootstrap_distances(x, fit, replicates, seed):
+    """KS distances of Clauset's semi-parametric bootstrap, written here with an RNG and a
+    power-law sampler of its own: each of the n values comes, with probability n_tail / n, from
+    xmin u^(-1/(alpha - 1)) (inverse CDF), else uniformly from the observed values below xmin;
+    each synthetic set is refitted with the xmin scan."""
+    rng = np.random.default_rng(seed)
+    below = x[x < fit.xmin]
+    distances = []
+    for _ in range(replicates):
+        tail = fit.xmin * rng.uniform(size=x.size) ** (-1.0 / (fit.alpha - 1.0))
+        from_tail = rng.uniform(size=x.size) < fit.n_tail / x.size
+        distances.append(fit_power_law(np.where(from_tail, tail, rng.choice(below, x.size))).D)
+    return np.asarray(distances)
+
+
+def test_bootstrap_p_value_equals_a_direct_monte_carlo_of_the_ks_distance():
     x = sample_power_law(np.random.default_rng(3), 300, 2.5, 1.0)
-    a = fit_classical(spectrum(x), bootstrap=40, seed=7)
-    b = fit_classical(spectrum(x), bootstrap=40, seed=7)
-    assert a.p_value == b.p_value and 0.0 <= a.p_value <= 1.0
-    assert a.p_value > 0.05  # a true power law is not rejected (p ~ uniform; seed fixed)
+    a = fit_classical(spectrum(x), bootstrap=200, seed=7)
+    b = fit_classical(spectrum(x), bootstrap=200, seed=7)
+    assert a.p_value == b.p_value  # seeded
     fit = fit_power_law(x)
-    gof = bootstrap_gof(x, fit, n_boot=40, seed=7)
-    assert gof.p_value == a.p_value and gof.D_boot.shape == (40,) and gof.num_failed == 0
+    gof = bootstrap_gof(x, fit, n_boot=200, seed=7)
+    assert gof.p_value == a.p_value and gof.D_boot.shape == (200,) and gof.num_failed == 0
+    assert gof.p_value == np.mean(gof.D_boot >= fit.D)  # the fraction at least as far
+    # the same statistic by a Monte Carlo written here: the same law of D (two-sample KS, which
+    # rejects a bootstrap that keeps xmin fixed at p ~ 1e-20) and the same p within 4 binomial sd
+    reference = _clauset_bootstrap_distances(x, fit, 400, seed=2024)
+    assert stats.ks_2samp(gof.D_boot, reference).pvalue > 1e-3
+    p_ref = np.mean(reference >= fit.D)
+    tol = 4.0 * np.sqrt(p_ref * (1.0 - p_ref) * (1 / 200 + 1 / 400)) + 1e-3
+    assert abs(gof.p_value - p_ref) <= tol, (gof.p_value, p_ref, tol)
 
 
 def test_bootstrap_rejects_an_exponential_tail():
@@ -137,9 +160,14 @@ def test_minilm_every_layer_fast(minilm_spectra):
     assert tt.status == "not_fitted" and "needs at least 10" in tt.reason
     ok = [f for f in fits.values() if f.ok]
     assert len(ok) == 38
+    spectra = {s.name: s for s in minilm_spectra}
     for f in ok:
         assert np.isfinite([f.alpha, f.xmin, f.D, f.sigma2, f.lambda_plus, f.tw_threshold]).all()
-        assert f.alpha > 1 and f.n_tail >= 10 and f.xmin > 0
+        # alpha is the Clauset MLE of the tail above the chosen xmin, its edge the MP formula
+        tail = spectra[f.name].eigenvalues[spectra[f.name].eigenvalues >= f.xmin]
+        assert f.n_tail == tail.size >= 10
+        assert f.alpha == pytest.approx(1.0 + tail.size / np.sum(np.log(tail / f.xmin)), rel=1e-9)
+        assert f.lambda_plus == pytest.approx(f.N * f.sigma2 * (1 + (f.N / f.M) ** -0.5) ** 2)
 
 
 def test_public_names_are_exported_and_documented():
