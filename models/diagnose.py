@@ -1,6 +1,7 @@
 """Quick spectral diagnostic of the zoo's fully connected layers (numpy only).
 
     python models/diagnose.py                  # every checkpoint in models/manifest.json
+    python models/diagnose.py --match student  # the teacher-student sweep only
     python models/diagnose.py --out /tmp/zoo   # another zoo folder
 
 For each 2-D weight W (N x M after transposing so that N >= M) with at least
@@ -28,6 +29,7 @@ import argparse
 import functools
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,21 +107,29 @@ def layer_diagnostic(weight: np.ndarray) -> dict[str, Any]:
     }
 
 
-def diagnose(out: Path, min_evals: int) -> list[dict[str, Any]]:
-    """Diagnose every 2-D weight with enough eigenvalues in the zoo at ``out``."""
+def diagnose(out: Path, min_evals: int, match: str = "") -> list[dict[str, Any]]:
+    """Diagnose every 2-D weight with enough eigenvalues in the zoo at ``out``.
+
+    ``match`` keeps the checkpoints whose name contains a match of that regular expression.
+    """
     from safetensors.numpy import load_file
 
     with open(out / "manifest.json", encoding="utf-8") as handle:
         manifest = json.load(handle)
     rows = []
     for entry in manifest["checkpoints"]:
+        if not re.search(match, entry["name"]):
+            continue
         tensors = load_file(out / entry["file"])
         for key in sorted(tensors):
             weight = tensors[key]
             if weight.ndim != 2 or min(weight.shape) < min_evals:
                 continue
             row = {"name": entry["name"], "layer": key, "batch_size": entry["batch_size"]}
-            row.update({k: entry[k] for k in ("epochs", "train_accuracy", "test_accuracy")})
+            row.update(
+                {k: entry[k] for k in ("epochs", "steps", "train_accuracy", "test_accuracy")}
+            )
+            row["lr"] = entry["optimizer"]["lr"]
             row.update(layer_diagnostic(weight))
             rows.append(row)
     return rows
@@ -128,15 +138,17 @@ def diagnose(out: Path, min_evals: int) -> list[dict[str, Any]]:
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of the diagnostic rows."""
     header = (
-        "| checkpoint | layer | N x M | epochs | train acc | test acc | spikes | lmax/edge "
-        "| alpha top10% | alpha KS (k) | small | lmin/median |\n"
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| checkpoint | layer | N x M | batch | lr | epochs | steps | train acc | test acc "
+        "| spikes | lmax/edge | alpha top10% | alpha KS (k) | small | lmin/median |\n"
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |"
     )
     lines = [header]
     for row in rows:
         n, m = row["shape"]
         lines.append(
-            f"| {row['name']} | {row['layer']} | {n} x {m} | {row['epochs']} "
+            f"| {row['name']} | {row['layer']} | {n} x {m} | {row['batch_size']} | {row['lr']:g} "
+            f"| {row['epochs']} | {row['steps']} "
             f"| {row['train_accuracy']:.3f} | {row['test_accuracy']:.3f} | {row['spikes']} "
             f"| {row['lmax_over_edge']:.2f} | {row['alpha_top10']:.2f} "
             f"| {row['alpha_ks']:.2f} ({row['k_ks']}) | {row['small_fraction']:.3f} "
@@ -154,14 +166,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--min-evals", type=int, default=50, help="skip matrices with fewer eigenvalues"
     )
+    parser.add_argument(
+        "--match", default="", help="only checkpoints whose name matches this regular expression"
+    )
     args = parser.parse_args(argv)
+    try:
+        re.compile(args.match)
+    except re.error as error:
+        print(
+            f"error: --match {args.match!r} is not a regular expression ({error}).", file=sys.stderr
+        )
+        return 2
     if not (args.out / "manifest.json").exists():
         print(
             f"error: no manifest.json in {args.out}; run `python models/train.py --all` first.",
             file=sys.stderr,
         )
         return 2
-    print(format_table(diagnose(args.out, args.min_evals)))
+    print(format_table(diagnose(args.out, args.min_evals, args.match)))
     return 0
 
 

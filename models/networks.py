@@ -1,4 +1,4 @@
-"""The subject networks: small torch architectures sized for 8x8 digit images.
+"""The subject networks: small torch architectures for 8x8 digit images and Gaussian inputs.
 
 Each builder returns a fresh ``torch.nn.Module`` whose parameters are named after the
 layer they belong to (``conv1.weight``, ``fc2.weight``, ...), so a checkpoint's tensor
@@ -12,7 +12,10 @@ inputs of 1 x 8 x 8 pixels:
   fully connected layers 1024 -> 384 -> 192 -> 10 (the paper's MiniAlexNet has
   FC layers of 384 and 192 units after two convolutions);
 - ``lenet5``: convolutions of 6 and 16 channels then 256 -> 120 -> 84 -> 10;
-- ``mlp``: 64 -> 512 -> 256 -> 10.
+- ``mlp``: 64 -> 512 -> 256 -> 10;
+- ``student``: 128 -> 512 -> 128 -> 10, the student of the teacher-student task
+  (``teacher_student.py``): Gaussian inputs of dimension 128, two 512 x 128 weight matrices
+  (128 eigenvalues each, aspect ratio Q = 4), 10 classes.
 
 This file is imported by ``train.py`` as a sibling script module; ``models/`` is not a
 package.
@@ -20,9 +23,10 @@ package.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-ARCHITECTURES = ("minialexnet", "lenet5", "mlp")
+ARCHITECTURES = ("minialexnet", "lenet5", "mlp", "student")
 
 DESCRIPTIONS = {
     "minialexnet": (
@@ -34,6 +38,7 @@ DESCRIPTIONS = {
         "fc 256->120+ReLU, 120->84+ReLU, 84->10"
     ),
     "mlp": "fc 64->512+ReLU, 512->256+ReLU, 256->10",
+    "student": "fc 128->512+ReLU, 512->128+ReLU, 128->10",
 }
 
 
@@ -93,19 +98,27 @@ def build(architecture: str) -> Any:
             return self.fc3(x)
 
     class MLP(nn.Module):
-        def __init__(self) -> None:
+        """Fully connected layers ``fc1``, ``fc2``, ... of the given widths, ReLU between."""
+
+        def __init__(self, widths: tuple[int, ...]) -> None:
             super().__init__()
-            self.fc1 = nn.Linear(64, 512)
-            self.fc2 = nn.Linear(512, 256)
-            self.fc3 = nn.Linear(256, 10)
+            self.widths = widths
+            for k, (fan_in, fan_out) in enumerate(itertools.pairwise(widths), start=1):
+                setattr(self, f"fc{k}", nn.Linear(fan_in, fan_out))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = x.view(-1, 64)
-            x = torch.relu(self.fc1(x))
-            x = torch.relu(self.fc2(x))
-            return self.fc3(x)
+            x = x.view(-1, self.widths[0])
+            layers = [getattr(self, f"fc{k}") for k in range(1, len(self.widths))]
+            for layer in layers[:-1]:
+                x = torch.relu(layer(x))
+            return layers[-1](x)
 
-    builders = {"minialexnet": MiniAlexNet, "lenet5": LeNet5, "mlp": MLP}
+    builders = {
+        "minialexnet": MiniAlexNet,
+        "lenet5": LeNet5,
+        "mlp": lambda: MLP((64, 512, 256, 10)),
+        "student": lambda: MLP((128, 512, 128, 10)),
+    }
     if architecture not in builders:
         raise ValueError(
             f"Unknown architecture {architecture!r}; expected one of {', '.join(ARCHITECTURES)}."

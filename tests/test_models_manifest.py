@@ -2,9 +2,10 @@
 
 The checkpoints are committed; these tests check that every file the manifest names is
 there with the recorded sha256 and tensor shapes, that nothing is there that the
-manifest does not name, that the records match the recipes in ``models/train.py``, and
-that training is deterministic (one short recipe trained twice in fresh processes gives
-byte-identical files).
+manifest does not name, that the records match the recipes in ``models/train.py``, that
+the teacher-student data regenerate to the recorded digest, and that training is
+deterministic (a short digits recipe and a short teacher-student recipe, each trained
+twice in fresh processes, give byte-identical files).
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
 MANIFEST = MODELS / "manifest.json"
-N_TRAIN = 1437
-N_TEST = 360
+DIGITS = "sklearn digits"
+TEACHER_STUDENT = "teacher-student (Gaussian inputs, random tanh teacher)"
+SIZES = {DIGITS: (1437, 360), TEACHER_STUDENT: (20_000, 5_000)}
+"""Training and test set sizes of each data set, by the manifest's ``data`` name."""
+DIGITS_BUDGET = 30 * 2**20
+TEACHER_STUDENT_BUDGET = 8_000_000
+"""Bytes of checkpoints allowed per data set: the digits zoo, then the teacher-student sweep."""
 
 
 def _manifest() -> dict:
@@ -64,13 +70,39 @@ def test_manifest_has_checkpoints():
     names = [entry["name"] for entry in manifest["checkpoints"]]
     assert len(names) == len(set(names)), f"duplicate names in manifest: {names}"
     architectures = {entry["architecture"] for entry in manifest["checkpoints"]}
-    assert architectures == {"minialexnet", "lenet5", "mlp"}
+    assert architectures == {"minialexnet", "lenet5", "mlp", "student"}
     sweep = sorted(
         e["batch_size"]
         for e in manifest["checkpoints"]
         if e["architecture"] == "minialexnet" and e["epochs"] > 0
     )
     assert sweep[0] <= 2 and sweep[-1] >= 1000, f"MiniAlexNet sweep covers only batch sizes {sweep}"
+
+
+def test_student_sweep_varies_only_the_batch_size():
+    """The teacher-student sweep: every power of 2 from 1 to 1024, one lr, one epoch count."""
+    sweep = [
+        e
+        for e in _entries()
+        if e["architecture"] == "student" and e["name"] == f"student_bs{e['batch_size']:04d}"
+    ]
+    assert [e["batch_size"] for e in sweep] == [2**k for k in range(11)]
+    assert len({e["epochs"] for e in sweep}) == 1 and sweep[0]["epochs"] > 0
+    assert len({json.dumps(e["optimizer"], sort_keys=True) for e in sweep}) == 1
+    assert len({e["seed"] for e in sweep}) == 1 and len({e["data_sha256"] for e in sweep}) == 1
+    for e in sweep:  # the two large weight matrices carry at least 128 eigenvalues each
+        assert min(e["tensors"]["fc1.weight"]) >= 128 and min(e["tensors"]["fc2.weight"]) >= 128
+
+
+def test_teacher_student_data_regenerate(train_module):
+    """The teacher-student data set is a pure function of its seed: same digest as recorded."""
+    data = train_module.teacher_student.load_data()
+    assert data["x_train"].shape == (SIZES[TEACHER_STUDENT][0], 128)
+    assert data["x_test"].shape == (SIZES[TEACHER_STUDENT][1], 128)
+    counts = np.bincount(data["y_train"].numpy(), minlength=10)
+    assert counts.min() > 0.5 * counts.mean(), f"unbalanced teacher labels {counts}"
+    recorded = {e["data_sha256"] for e in _entries() if e["data"] == TEACHER_STUDENT}
+    assert recorded == {data["sha256"]}
 
 
 @pytest.mark.parametrize("entry", _entries(), ids=lambda entry: entry["name"])
@@ -107,14 +139,16 @@ def test_manifest_entry_is_consistent(entry, train_module):
     }
     assert entry["note"] == recipe.note
     assert "max_steps" not in entry, f"{entry['name']} was cut short with --max-steps"
-    assert entry["steps"] == recipe.epochs * math.ceil(N_TRAIN / recipe.batch_size)
-    assert entry["data"] == "sklearn digits"
-    assert "train_test_split" in entry["split"]
+    assert entry["data"] == train_module.DATASETS[recipe.data]["name"]
+    assert entry["data"] in SIZES, f"{entry['name']}: unknown data set {entry['data']!r}"
+    n_train, n_test = SIZES[entry["data"]]
+    assert entry["steps"] == recipe.epochs * math.ceil(n_train / recipe.batch_size)
+    assert ("train_test_split" in entry["split"]) == (entry["data"] == DIGITS)
     for key in ("train_accuracy", "test_accuracy"):
         assert 0.0 <= entry[key] <= 1.0, f"{entry['name']}: {key} = {entry[key]}"
-    # accuracies are fractions of 1437 training and 360 test images
-    assert abs(entry["train_accuracy"] * N_TRAIN - round(entry["train_accuracy"] * N_TRAIN)) < 1e-2
-    assert abs(entry["test_accuracy"] * N_TEST - round(entry["test_accuracy"] * N_TEST)) < 1e-2
+    # accuracies are fractions of the training and test set sizes
+    assert abs(entry["train_accuracy"] * n_train - round(entry["train_accuracy"] * n_train)) < 1e-2
+    assert abs(entry["test_accuracy"] * n_test - round(entry["test_accuracy"] * n_test)) < 1e-2
     assert entry["torch_version"]
 
 
@@ -132,18 +166,24 @@ def test_manifest_covers_every_recipe(train_module):
     assert [entry["name"] for entry in _entries()] == list(train_module.RECIPES)
 
 
-def test_zoo_stays_small():
-    total = sum((MODELS / entry["file"]).stat().st_size for entry in _entries())
-    assert total < 30 * 2**20, f"checkpoints take {total / 2**20:.1f} MiB; the budget is 30 MiB"
+@pytest.mark.parametrize(("data", "budget"), [(DIGITS, DIGITS_BUDGET), (TEACHER_STUDENT, TEACHER_STUDENT_BUDGET)])  # fmt: skip
+def test_zoo_stays_small(data, budget):
+    entries = [entry for entry in _entries() if entry["data"] == data]
+    assert entries, f"no {data} checkpoints in the manifest"
+    total = sum((MODELS / entry["file"]).stat().st_size for entry in entries)
+    assert total < budget, f"{data} checkpoints take {total} bytes; the budget is {budget}"
+
+
+SHORT_RECIPES = ("minialexnet_bs0064", "student_bs0064")
 
 
 def _start_short_training(out: Path) -> subprocess.Popen:
-    """Start a 3-step run of one recipe into ``out`` in a fresh process."""
+    """Start a 3-step run of the short recipes into ``out`` in a fresh process."""
     command = [
         sys.executable,
         str(MODELS / "train.py"),
         "--config",
-        "minialexnet_bs0064",
+        *SHORT_RECIPES,
         "--max-steps",
         "3",
         "--out",
@@ -159,15 +199,20 @@ def test_training_is_reproducible(tmp_path):
     for process in processes:
         output, _ = process.communicate(timeout=120)
         assert process.returncode == 0, output
-    file_a = first / "checkpoints" / "minialexnet_bs0064.safetensors"
-    file_b = second / "checkpoints" / "minialexnet_bs0064.safetensors"
-    assert file_a.read_bytes() == file_b.read_bytes()
-    entry = json.loads((first / "manifest.json").read_text())["checkpoints"][0]
-    assert entry["sha256"] == _sha256(file_a)
-    assert entry["steps"] == 3 and entry["max_steps"] == 3
-    # three steps moved the weights away from the untrained initial checkpoint
-    initial = next(e for e in _entries() if e["name"] == "minialexnet_init")
-    assert entry["sha256"] != initial["sha256"]
+    written = {
+        e["name"]: e for e in json.loads((first / "manifest.json").read_text())["checkpoints"]
+    }
+    assert sorted(written) == sorted(SHORT_RECIPES)
+    recorded = {e["name"]: e for e in _entries()}
+    for name, initial in zip(SHORT_RECIPES, ("minialexnet_init", "student_init"), strict=True):
+        file_a = first / "checkpoints" / f"{name}.safetensors"
+        file_b = second / "checkpoints" / f"{name}.safetensors"
+        assert file_a.read_bytes() == file_b.read_bytes(), name
+        entry = written[name]
+        assert entry["sha256"] == _sha256(file_a)
+        assert entry["steps"] == 3 and entry["max_steps"] == 3
+        # three steps moved the weights away from the untrained initial checkpoint
+        assert entry["sha256"] != recorded[initial]["sha256"], name
 
 
 @pytest.fixture(scope="module")
