@@ -1,15 +1,24 @@
-"""The batch-size sweep of the zoo: which of the 5+1 phases does each MiniAlexNet land in?
+"""The batch-size sweeps of the zoo: which of the 5+1 phases does each network land in?
 
-The question: "as the batch size of training grows, do the fully connected layers of MiniAlexNet
-move from heavy-tailed towards random-like, as Martin & Mahoney (ICML 2019) found on CIFAR-10?"
+The question: "as the batch size of training grows, do the fully connected layers move from
+heavy-tailed towards random-like, as Martin & Mahoney (ICML 2019) found on CIFAR-10?"
 
-Each ``minialexnet_bs*`` checkpoint of ``models/manifest.json`` (batch sizes 2 to 1024, the same
-seed and protocol; see ``docs/zoo.md``) is analysed with :func:`rmtfit.analyze` (its FC layers,
-the default likelihoods), and the posterior phase probabilities are printed per layer and as the
-mean over the layers of each checkpoint. ``phases.png`` is a stacked-bar figure (one panel for the
-layer mean, one per layer); ``phases.csv`` and ``phases.json`` hold the numbers.
+Two sweeps of ``models/manifest.json`` (see ``docs/zoo.md``), chosen with ``--sweep``:
 
-Run:  python examples/batch_size_phases.py [--small] [--out batch_size_phases_out] [--seed 0]
+- ``minialexnet`` (default): the ``minialexnet_bs*`` checkpoints, MiniAlexNet on digits, batch
+  sizes 2 to 1024;
+- ``student``: the ``student_bs*`` checkpoints, an MLP trained on a teacher-student task with
+  Gaussian inputs, batch sizes 1 to 1024 (plus one learning-rate and one epochs variation).
+
+Each checkpoint is analysed with :func:`rmtfit.analyze` (its FC layers, the default likelihoods).
+The script prints the posterior phase probabilities per layer and as the mean over the layers of
+each checkpoint, then per layer the most probable phase, alpha (posterior mean and 90% interval)
+and P(Bulk-decay or Heavy-tailed). Figures: ``phases.png`` (stacked bars, one panel for the layer
+mean, one per layer), ``tail.png`` (P(Bulk-decay or Heavy-tailed) against the batch size) and
+``esd.png`` (the ESDs and fitted densities of the smallest, middle and largest batch sizes);
+``phases.csv`` and ``phases.json`` hold the numbers.
+
+Run:  python examples/batch_size_phases.py [--sweep student] [--small] [--out DIR] [--seed 0]
 """
 
 from __future__ import annotations
@@ -23,29 +32,46 @@ import numpy as np
 
 import rmtfit
 
-__all__ = ["sweep_checkpoints", "phase_table", "main"]
+__all__ = ["SWEEPS", "sweep_checkpoints", "phase_table", "tail_probability", "main"]
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 """The zoo folder (``models/`` at the top of the repository)."""
 
-SMALL_CHECKPOINTS = ("minialexnet_bs0004", "minialexnet_bs1024")
 SMALL_LAYERS = r"^fc2\.weight$"
 DEFAULT_LAYERS = r"^fc[12]\.weight$"
+TAIL_PHASES = ("bulk_decay", "heavy_tailed")
+"""The phases of a power-law tail above the bulk: the probability the sweep is about."""
+
+SWEEPS = {
+    "minialexnet": {
+        "prefix": "minialexnet_bs",
+        "small": ("minialexnet_bs0004", "minialexnet_bs1024"),
+        "title": "MiniAlexNet on digits",
+    },
+    "student": {
+        "prefix": "student_bs",
+        "small": ("student_bs0001", "student_bs1024"),
+        "title": "teacher-student MLP on Gaussian inputs",
+    },
+}
+"""Each sweep: its manifest-name prefix, the two checkpoints of ``--small``, the figure title."""
 
 
-def sweep_checkpoints(manifest: Path, names: list[str] | None = None) -> list[dict]:
-    """The ``minialexnet_bs*`` records of a manifest, sorted by batch size then name.
+def sweep_checkpoints(
+    manifest: Path, names: list[str] | None = None, prefix: str = "minialexnet_bs"
+) -> list[dict]:
+    """The records of a manifest whose names start with ``prefix``, by batch size then name.
 
     ``names`` keeps only those checkpoints (in sweep order); an unknown name is a ValueError.
     """
     records = json.loads(Path(manifest).read_text())["checkpoints"]
-    sweep = [r for r in records if r["name"].startswith("minialexnet_bs")]
+    sweep = [r for r in records if r["name"].startswith(prefix)]
     if names:
         known = {r["name"] for r in sweep}
         unknown = [n for n in names if n not in known]
         if unknown:
             raise ValueError(
-                f"--checkpoints {unknown}: not minialexnet_bs* entries of {manifest}; "
+                f"--checkpoints {unknown}: not {prefix}* entries of {manifest}; "
                 f"choose from {sorted(known)}."
             )
         sweep = [r for r in sweep if r["name"] in names]
@@ -78,17 +104,32 @@ def phase_table(results: list[dict]) -> list[dict]:
     return table
 
 
-def _label(name: str, batch_size: int) -> str:
-    suffix = name.removeprefix(f"minialexnet_bs{batch_size:04d}").lstrip("_")
+def tail_probability(probabilities: dict) -> float:
+    """P(Bulk-decay or Heavy-tailed) from one layer's (or one mean's) phase probabilities."""
+    return float(sum(probabilities.get(p, 0.0) for p in TAIL_PHASES))
+
+
+def _label(name: str, batch_size: int, prefix: str) -> str:
+    suffix = name.removeprefix(f"{prefix}{batch_size:04d}").lstrip("_")
     return f"{batch_size}" + (f"\n{suffix}" if suffix else "")
 
 
-def _plot(table: list[dict], results: list[dict], layers: list[str], path: Path) -> None:
+def _is_protocol(name: str, batch_size: int, prefix: str) -> bool:
+    """Whether a checkpoint is the sweep's own point at its batch size (not a variation)."""
+    return name == f"{prefix}{batch_size:04d}"
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _plot(table: list[dict], results: list[dict], layers: list[str], path: Path, sweep: dict):
+    plt = _pyplot()
     panels = [("mean over layers", table)] + [
         (layer, [r for r in results if r["layer"] == layer and r["probabilities"]])
         for layer in layers
@@ -103,14 +144,71 @@ def _plot(table: list[dict], results: list[dict], layers: list[str], path: Path)
             height = np.array([r["probabilities"].get(phase, 0.0) for r in rows])
             ax.bar(x, height, bottom=bottom, color=f"C{k}", label=phase)
             bottom += height
-        ax.set_xticks(x, [_label(r["checkpoint"], r["batch_size"]) for r in rows], fontsize=7)
+        labels = [_label(r["checkpoint"], r["batch_size"], sweep["prefix"]) for r in rows]
+        ax.set_xticks(x, labels, fontsize=7)
         ax.set_title(title)
         ax.set_xlabel("batch size")
     axes[0][0].set_ylabel("posterior phase probability")
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle("MiniAlexNet on digits: phase probabilities against batch size")
+    fig.suptitle(f"{sweep['title']}: phase probabilities against batch size")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_tail(table: list[dict], results: list[dict], layers: list[str], path: Path, sweep: dict):
+    """P(Bulk-decay or Heavy-tailed) against the batch size: the sweep's line, variations apart."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    series = [("mean over layers", table, "k", "-")] + [
+        (layer, [r for r in results if r["layer"] == layer and r["probabilities"]], f"C{i}", "--")
+        for i, layer in enumerate(layers)
+    ]
+    for label, rows, color, style in series:
+        sweep_rows = [
+            r for r in rows if _is_protocol(r["checkpoint"], r["batch_size"], sweep["prefix"])
+        ]
+        x = [r["batch_size"] for r in sweep_rows]
+        y = [tail_probability(r["probabilities"]) for r in sweep_rows]
+        ax.plot(x, y, style, color=color, marker="o", label=label)
+        for r in rows:
+            if not _is_protocol(r["checkpoint"], r["batch_size"], sweep["prefix"]):
+                p = tail_probability(r["probabilities"])
+                ax.plot([r["batch_size"]], [p], marker="x", color=color, ls="none", ms=9)
+                if color == "k":
+                    name = _label(r["checkpoint"], r["batch_size"], sweep["prefix"])
+                    ax.annotate(name.split("\n")[-1], (r["batch_size"], p), fontsize=7,
+                                xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    ax.set_xscale("log", base=2)
+    sizes = sorted({r["batch_size"] for r in table})
+    ax.set_xticks(sizes, [str(size) for size in sizes], fontsize=8)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("batch size (x: off-protocol variations)")
+    ax.set_ylabel("P(Bulk-decay or Heavy-tailed)")
+    ax.set_title(f"{sweep['title']}: tail phases against batch size", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_esd(analyses: dict, layers: list[str], path: Path, sweep: dict) -> None:
+    """The ESDs and fitted densities of the kept checkpoints, one row per layer."""
+    plt = _pyplot()
+    names = list(analyses)
+    fig, axes = plt.subplots(
+        len(layers), len(names), figsize=(4.2 * len(names), 3.4 * len(layers)), squeeze=False
+    )
+    for j, name in enumerate(names):
+        analysed = {layer.name for layer in analyses[name].analysed}
+        for i, layer in enumerate(layers):
+            ax = axes[i][j]
+            if layer in analysed:
+                rmtfit.plot_esd(analyses[name], layer, ax=ax, legend=(i == 0 and j == 0))
+            ax.set_title(f"{name}: {layer}", fontsize=9)
+    fig.suptitle(f"{sweep['title']}: ESDs (log-log), smallest to largest batch size")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
@@ -140,8 +238,41 @@ def _print_table(title: str, rows: list[dict], key: str) -> None:
         print(f"{label:<28} {r['batch_size']:>5} {cells}  {r['map']}")
 
 
+def _alpha_text(alpha: dict | None) -> str:
+    """``mean [low, high]`` of an alpha estimate, or ``-`` for a layer without one."""
+    if alpha is None:
+        return "-"
+    return f"{alpha['mean']:.2f} [{alpha['ci_low']:.2f}, {alpha['ci_high']:.2f}]"
+
+
+def _print_summary(results: list[dict], table: list[dict]) -> None:
+    """Per layer: the most probable phase, alpha and P(tail phases); then the checkpoint mean."""
+    print(
+        "\nper layer: most probable phase (p), alpha mean [90% interval], P(Bulk-decay or Heavy-tailed)"
+    )
+    for r in results:
+        text = _alpha_text(r["alpha"])
+        probs = r["probabilities"]
+        phase = f"{r['map']} ({probs[r['map']]:.2f})" if probs and r["map"] else r["status"]
+        tail = f"{tail_probability(probs):.3f}" if probs else "-"
+        label = f"{r['checkpoint']}:{r['layer']}"
+        print(f"{label:<36} {r['batch_size']:>5} {phase:<20} {text:>22} {tail:>6}")
+    print("\nP(Bulk-decay or Heavy-tailed), mean over the layers of each checkpoint")
+    for row in table:
+        print(
+            f"{row['checkpoint']:<28} {row['batch_size']:>5} {tail_probability(row['probabilities']):.3f}"
+        )
+
+
+def _esd_picks(records: list[dict], prefix: str) -> set[str]:
+    """The sweep's own checkpoints at its smallest, middle and largest batch size."""
+    own = [r["name"] for r in records if _is_protocol(r["name"], r["batch_size"], prefix)]
+    return set() if not own else {own[0], own[len(own) // 2], own[-1]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", choices=sorted(SWEEPS), default="minialexnet")
     parser.add_argument(
         "--small", action="store_true", help="two batch sizes, one layer, short chains"
     )
@@ -161,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    sweep = SWEEPS[args.sweep]
     manifest = Path(args.manifest)
-    names = args.checkpoints or (list(SMALL_CHECKPOINTS) if args.small else None)
+    names = args.checkpoints or (list(sweep["small"]) if args.small else None)
     layers = args.layers or (SMALL_LAYERS if args.small else DEFAULT_LAYERS)
     try:
         re.compile(layers)
@@ -175,8 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    results = []
-    for record in sweep_checkpoints(manifest, names):
+    records = sweep_checkpoints(manifest, names, sweep["prefix"])
+    esd_names = _esd_picks(records, sweep["prefix"])
+    results, analyses = [], {}
+    for record in records:
         path = manifest.parent / record["file"]
         analysis = rmtfit.analyze(
             path,
@@ -187,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             quiet=True,
             out=out / "reports" / record["name"] if args.reports else None,
         )
+        if record["name"] in esd_names:
+            analyses[record["name"]] = analysis
         for layer in analysis.analysed:
             phase = layer.phase or {}
             alpha = (layer.posterior or {}).get("alpha")
@@ -221,19 +357,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("\nalpha (posterior mean [90% interval]), classical spike count, stacking weights")
     for r in results:
-        alpha = r["alpha"]
-        text = (
-            "-"
-            if alpha is None
-            else f"{alpha['mean']:.2f} [{alpha['ci_low']:.2f}, {alpha['ci_high']:.2f}]"
-        )
+        text = _alpha_text(r["alpha"])
         weights = ", ".join(f"{k} {w:.2f}" for k, w in r["weights"].items() if w is not None)
         label = f"{r['checkpoint']}:{r['layer']}"
         print(f"{label:<40} {r['batch_size']:>5} {text:>22} {r['num_spikes']!s:>4}  {weights}")
+    _print_summary(results, table)
 
-    figure = out / "phases.png"
-    _plot(table, results, layer_names, figure)
-    print(f"\nwrote {figure}, {out / 'phases.csv'} and {out / 'phases.json'}")
+    figures = [out / "phases.png", out / "tail.png", out / "esd.png"]
+    _plot(table, results, layer_names, figures[0], sweep)
+    _plot_tail(table, results, layer_names, figures[1], sweep)
+    _plot_esd({n: analyses[n] for n in sorted(analyses, key=[r["name"] for r in records].index)},
+              layer_names, figures[2], sweep)  # fmt: skip
+    print(f"\nwrote {', '.join(map(str, figures))}, {out / 'phases.csv'} and {out / 'phases.json'}")
     return 1 if any(r["status"] == "failed" for r in results) else 0
 
 
