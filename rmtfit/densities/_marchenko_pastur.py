@@ -278,16 +278,39 @@ def mp_soft_logpdf(x, sigma2, n_rows, q_ratio, softness=1.0, log_normaliser=None
     return jnp.where(x > 0, value, -jnp.inf)
 
 
-def mp_soft_cdf(x, sigma2, n_rows, q_ratio, softness=1.0):
-    """CDF of the softened MP law: ``(F_hard(u) + C(u)) / Z`` (see the module docstring)."""
+def mp_soft_cdf(x, sigma2, n_rows, q_ratio, softness=1.0, log_normaliser=None):
+    """CDF of the softened MP law: ``(F_hard(u) + C(u)) / Z`` (see the module docstring).
+
+    ``log_normaliser``: :func:`mp_soft_log_normaliser` of ``(n_rows, q_ratio, softness)`` when
+    already known (it depends on the layer only). The derivative in ``x`` and ``sigma2`` is the
+    closed-form density (a custom JVP), not the derivative of the quadrature, so a gradient costs
+    one density evaluation; ``n_rows``, ``q_ratio`` and ``softness`` are treated as constants.
+    """
     x, sigma2, n_rows, q_ratio, softness = _f64(x, sigma2, n_rows, q_ratio, softness)
-    r, a, b, s_up, s_lo, soft_lower = _soft_setup(n_rows, q_ratio, softness)
+    if log_normaliser is None:
+        log_normaliser = mp_soft_log_normaliser(n_rows, q_ratio, softness)
+    (log_normaliser,) = _f64(log_normaliser)
     u = jnp.maximum(x / (n_rows * sigma2), 0.0)
-    big = jnp.asarray(b + 2.0 * _TAIL_SCALES * s_up)
-    total = sum(_corrections(big, r, a, b, s_up, s_lo, soft_lower))
+    return _soft_cdf_of_u(u, n_rows, q_ratio, softness, log_normaliser)
+
+
+@jax.custom_jvp
+def _soft_cdf_of_u(u, n_rows, q_ratio, softness, log_z):
+    r, a, b, s_up, s_lo, soft_lower = _soft_setup(n_rows, q_ratio, softness)
     part = sum(_corrections(u, r, a, b, s_up, s_lo, soft_lower))
     hard = _cdf_theta(_theta_of_u(u, r), r)
-    return jnp.clip((hard + part) / (1.0 + total), 0.0, 1.0)
+    return jnp.clip((hard + part) * jnp.exp(-log_z), 0.0, 1.0)
+
+
+@_soft_cdf_of_u.defjvp
+def _soft_cdf_of_u_jvp(primals, tangents):
+    u, n_rows, q_ratio, softness, log_z = primals
+    value = _soft_cdf_of_u(u, n_rows, q_ratio, softness, log_z)
+    r, a, b, s_up, s_lo, soft_lower = _soft_setup(n_rows, q_ratio, softness)
+    us = jnp.maximum(u, 1e-300)
+    log_density = _log_soft_density(us, r, a, b, s_up, s_lo, soft_lower) - log_z
+    density = jnp.where(u > 0, jnp.exp(log_density), 0.0)
+    return value, density * tangents[0]
 
 
 def mp_soft_support(sigma2, n_rows, q_ratio, softness=1.0):

@@ -236,7 +236,7 @@ def _mp_bulk(params, context):
         return mp_soft_logpdf(xs, sigma2, n_rows, q_ratio, log_normaliser=context["mp_log_z"])
 
     def cdf(x):
-        return mp_soft_cdf(x, sigma2, n_rows, q_ratio)
+        return mp_soft_cdf(x, sigma2, n_rows, q_ratio, log_normaliser=context["mp_log_z"])
 
     def sampler(key, shape):
         return mp_soft_sample(key, sigma2, n_rows, q_ratio, shape=shape, upper=params["xmin"])
