@@ -19,6 +19,9 @@ Two limits are information-theoretic, not properties of the estimator, and decid
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import integrate
@@ -37,6 +40,9 @@ from rmtfit.classical import (
     tracy_widom_quantile,
     tracy_widom_scale,
 )
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/: stat_checks, the seed list
+from stat_checks import over_seeds  # noqa: E402
 
 SIGMA2 = 0.37
 
@@ -147,20 +153,21 @@ def test_spike_counts_20_replicates(N, Q):
 
 
 @pytest.mark.slow
+@over_seeds
 @pytest.mark.parametrize("N,Q", SLOW_NULL)
-def test_null_recovery_100_replicates(N, Q):
-    ok = null_rates(N, Q, 100, seed=3)
-    print(f"null N={N} Q={Q}: {ok}/100")  # shown with -s: the measured rate for the record
-    assert ok >= 95
+def test_null_recovery_100_replicates(N, Q, seed):
+    ok = null_rates(N, Q, 100, seed=3 + 100 * seed)
+    assert ok >= 95, f"seed {seed}, null N={N} Q={Q}: {ok}/100 within 2% and no spike"
 
 
 @pytest.mark.slow
+@over_seeds
 @pytest.mark.parametrize("N,Q", SLOW_SPIKES)
-def test_spike_counts_100_replicates(N, Q):
-    c = spike_rates(N, Q, 100, seed=4)
-    print(f"spikes N={N} Q={Q}: {c} of 100")
-    assert c["super"] >= 95 and c["gd"] >= 95
-    assert c["sub"] >= 90 and c["sub_strict"] >= 90
+def test_spike_counts_100_replicates(N, Q, seed):
+    c = spike_rates(N, Q, 100, seed=4 + 100 * seed)
+    message = f"seed {seed}, spikes N={N} Q={Q}: {c} of 100"
+    assert c["super"] >= 95 and c["gd"] >= 95, message
+    assert c["sub"] >= 90 and c["sub_strict"] >= 90, message
 
 
 def test_sigma2_attains_the_trace_bound():

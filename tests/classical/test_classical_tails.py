@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
@@ -19,6 +22,9 @@ from rmtfit.classical import (
     vuong_test,
 )
 from rmtfit.classical._tails import _cutoff_logliks
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/: stat_checks, the seed list
+from stat_checks import over_seeds  # noqa: E402
 
 XMIN = 1.5
 
@@ -159,8 +165,9 @@ def test_boundary_null_reduced():
 
 
 @pytest.mark.slow
-def test_boundary_null_full():
-    two_r, score = boundary_null(300, seed=6, n=2000, alpha=8.0)
+@over_seeds
+def test_boundary_null_full(seed):
+    two_r, score = boundary_null(300, seed=6 + 100 * seed, n=2000, alpha=8.0)
     check_boundary_null(two_r, score)
     assert abs(np.mean(two_r <= 1e-8) - 0.5) <= 3 * np.sqrt(0.25 / two_r.size)
     p_corrected = np.array([nested_lr_test(v / 2, 0.0).p_value for v in two_r])

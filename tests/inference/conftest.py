@@ -6,6 +6,9 @@ where it can, so the compiled programs are shared within a test session.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,12 +16,17 @@ import rmtfit.likelihoods as _zoo
 from rmtfit.classical import ClassicalFit
 from rmtfit.spectra import Spectrum
 
+_TESTS = str(Path(__file__).resolve().parents[1])
+if _TESTS not in sys.path:  # tests/ holds stat_checks.py, the statistical criteria
+    sys.path.append(_TESTS)
+
 if "power_law" not in _zoo.list_likelihoods():  # the zoo's __init__ may not import it yet
     import rmtfit.likelihoods._tail_power_laws  # noqa: F401
 
 SETTINGS = {"draws": 1000, "warmup": 500, "chains": 4, "exact": False}
-"""The sampler settings of every test fit: the engine's defaults, except that NUTS runs even
-where an exact posterior exists (power_law), since the sampler is what these tests test."""
+"""The sampler settings of every test fit: 1000 draws after 500 warmup steps on 4 chains (twice
+the engine's default draws, for the ESS the calibration checks need), and NUTS even where an
+exact posterior exists (power_law), since the sampler is what these tests test."""
 
 
 def pareto_sample(rng: np.random.Generator, alpha: float, xmin: float, n: int) -> np.ndarray:
