@@ -274,3 +274,30 @@ def test_sweep_shows_the_batch_size_trend(diagnose_module):
         assert spearmanr(log_batch, alpha).statistic > 0.9, (layer, alpha)
         assert spearmanr(log_batch, edge_ratio).statistic < -0.9, (layer, edge_ratio)
         assert spikes[0] > spikes[-1], (layer, spikes)
+
+
+def test_student_sweep_trend_and_controls(diagnose_module):
+    """What docs/zoo.md reports for the teacher-student sweep: fc1's tail gets heavier and its
+    top eigenvalue moves beyond the MP edge as the batch shrinks; batch size 1024 trained for
+    the steps of batch size 64 (16 times the epochs) has the spectrum of batch size 64."""
+    from safetensors.numpy import load_file
+    from scipy.stats import spearmanr
+
+    entries = {entry["name"]: entry for entry in _entries()}
+
+    def diagnostic(name: str, layer: str) -> dict:
+        return diagnose_module.layer_diagnostic(load_file(MODELS / entries[name]["file"])[layer])
+
+    sweep = [f"student_bs{2**k:04d}" for k in range(11)]
+    log_batch = [math.log(entries[name]["batch_size"]) for name in sweep]
+    rows = [diagnostic(name, "fc1.weight") for name in sweep]
+    alpha = [row["alpha_top10"] for row in rows]
+    edge_ratio = [row["lmax_over_edge"] for row in rows]
+    assert spearmanr(log_batch, alpha).statistic > 0.9, alpha
+    assert spearmanr(log_batch, edge_ratio).statistic < -0.9, edge_ratio
+    long, short = entries["student_bs1024_ep0128"], entries["student_bs0064"]
+    assert abs(long["steps"] - short["steps"]) < 0.05 * short["steps"]
+    for layer in ("fc1.weight", "fc2.weight"):
+        a, b = diagnostic(long["name"], layer), diagnostic(short["name"], layer)
+        assert a["spikes"] == b["spikes"], (layer, a, b)
+        assert a["lmax_over_edge"] == pytest.approx(b["lmax_over_edge"], rel=0.05), (layer, a, b)
