@@ -106,8 +106,11 @@ def test_stacking_weights_survive_very_negative_log_densities():
     matrix = rng.normal(-2000.0, 1.0, size=(100, 2))  # exp() underflows without the row shift
     matrix[:, 1] -= 0.5
     w = stacking_weights(matrix)
-    assert np.all(np.isfinite(w)) and w.sum() == pytest.approx(1.0)
-    assert w[0] > w[1]
+    # stacking depends on the densities only up to a constant per observation: the same weights
+    # as for the log densities shifted back to about 0 (no underflow there)
+    shifted = stacking_weights(matrix + 2000.0)
+    assert 0.5 < shifted[0] < 1.0  # an interior optimum, so the comparison means something
+    np.testing.assert_allclose(w, shifted, atol=1e-6)
 
 
 def test_a_single_model_gets_weight_one():
