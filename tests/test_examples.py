@@ -1,7 +1,9 @@
 """Smoke runs of every script in ``examples/`` with ``--small``, plus fast checks of their helpers.
 
 Each example runs in a fresh interpreter (``sys.executable``) with a timeout; the test checks the
-exit code, that the promised files exist, and that the numbers in them are sane. Every example
+exit code, that the promised files exist, and the numbers in them against estimates made
+independently in the test (the Clauset MLE of the same eigenvalues, the norms of the eigenvalues,
+the normal approximation of a difference; docs/testing.md lists them). Every example
 runs in the normal tier (about a minute each at most on 2 cores: the issue asks that every example
 run in the test suite); the fast tests below them check the examples' own logic (manifest reading, averaging, line fitting,
 the random matrices, argument errors) in well under a second each.
