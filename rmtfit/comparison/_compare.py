@@ -437,7 +437,7 @@ def _warn_high_k(
         f"usually the largest eigenvalues. The weights use {weight_method} instead of trusting every "
         f"pointwise term; treat the elpd differences with caution.{fix}",
         HighParetoKWarning,
-        stacklevel=3,
+        stacklevel=4,  # _warn_high_k < _compare_group < compare < the caller
     )
 
 
