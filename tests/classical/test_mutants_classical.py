@@ -14,11 +14,14 @@ from rmtfit.classical import (
     bootstrap_gof,
     fit_exponential,
     fit_lognormal,
+    fit_mp,
     fit_power_law,
     fit_truncated_power_law,
+    hill_estimator,
     ks_distance,
     nested_lr_test,
     power_law_logpdf,
+    rank_collapse,
     vuong_test,
 )
 
@@ -34,8 +37,8 @@ def _truncated_logpdf(x, alpha, xmin, xmax):
 def _truncated_cdf(x, alpha, xmin, xmax):
     if alpha == 1.0:
         return np.log(x / xmin) / np.log(xmax / xmin)
-    a = 1.0 - alpha
-    return (x**a - xmin**a) / (xmax**a - xmin**a)
+    a = 1.0 - alpha  # (x^a - xmin^a) / (xmax^a - xmin^a), without the cancellation near a = 0
+    return np.expm1(a * np.log(x / xmin)) / np.expm1(a * np.log(xmax / xmin))
 
 
 def _quantile_tail(b, span, n):
@@ -50,10 +53,11 @@ def _quantile_tail(b, span, n):
 # (bL = -60, where the root sits near -1/(1 - t) and a too narrow bracket misses it).
 @pytest.mark.parametrize("u", [-60.0, -8.0, -0.5, -3e-5, 2e-6, 0.6, 5.0, 40.0])
 def test_truncated_exponent_solves_the_score_equation_by_brentq(u):
-    span = np.log(50.0)
-    x = _quantile_tail(u / span, span, 400)
-    x = np.concatenate(([1.0, 50.0], x))  # the support's ends are data points
-    mean_y = float(np.mean(np.log(x)))
+    xmin, xmax = 2.0, 100.0
+    span = np.log(xmax / xmin)
+    x = xmin * _quantile_tail(u / span, span, 400)
+    x = np.concatenate(([xmin, xmax], x))  # the support's ends are data points
+    mean_y = float(np.mean(np.log(x / xmin)))
 
     def score(b):  # mean of y under the truncated exponential minus the data's mean
         num = integrate.quad(lambda y: y * np.exp(-b * (y - span * (b < 0))), 0, span, epsabs=0)[0]
@@ -61,13 +65,16 @@ def test_truncated_exponent_solves_the_score_equation_by_brentq(u):
         return num / den - mean_y
 
     b_ref = optimize.brentq(score, -200.0, 200.0, xtol=1e-14, rtol=1e-13)
-    tp = fit_truncated_power_law(x, xmin=1.0, xmax=50.0)
-    fixed = fit_power_law(x, xmin=1.0, xmax=50.0)
+    tp = fit_truncated_power_law(x, xmin=xmin, xmax=xmax)
+    fixed = fit_power_law(x, xmin=xmin, xmax=xmax)
     for alpha in (tp.params["alpha"], fixed.alpha):
         assert alpha - 1.0 == pytest.approx(b_ref, rel=1e-7, abs=1e-9)
-    assert tp.params["xmax"] == 50.0 and tp.xmax == 50.0
+    assert tp.params["xmax"] == xmax and tp.xmax == xmax and fixed.n_tail == x.size
+    # the fixed-xmin fit's D is the KS distance to the truncated law, as scipy computes it
+    cdf = lambda v: _truncated_cdf(v, fixed.alpha, xmin, xmax)  # noqa: E731
+    assert fixed.D == pytest.approx(stats.kstest(x, cdf).statistic, rel=1e-9)
     # the pointwise log-likelihoods are the closed-form density at the fitted alpha
-    want = _truncated_logpdf(np.sort(x), tp.params["alpha"], 1.0, 50.0)
+    want = _truncated_logpdf(np.sort(x), tp.params["alpha"], xmin, xmax)
     np.testing.assert_allclose(tp.logliks, want, rtol=1e-9, atol=1e-9)
     assert tp.loglik == pytest.approx(float(np.sum(want)), rel=1e-10)
 
@@ -81,12 +88,15 @@ def test_truncated_power_law_defaults_to_the_largest_value_and_drops_values_belo
 
 
 @pytest.mark.parametrize("alpha", [0.4, 1.0, 2.5])
-def test_truncated_ks_distance_is_scipys_kstest(alpha):
+@pytest.mark.parametrize("xmin_is_a_value", [False, True])
+def test_truncated_ks_distance_is_scipys_kstest(alpha, xmin_is_a_value):
     rng = np.random.default_rng(11)
     xmin, xmax = 2.0, 90.0
     grid = np.geomspace(xmin, xmax, 4001)
     x = np.interp(rng.random(300), _truncated_cdf(grid, alpha, xmin, xmax), grid)
-    want = stats.kstest(x, lambda v: _truncated_cdf(v, alpha, xmin, xmax)).statistic
+    x = np.concatenate(([xmin] if xmin_is_a_value else [], x, [1.5, 95.0]))  # outside: dropped
+    inside = x[(x >= xmin) & (x <= xmax)]
+    want = stats.kstest(inside, lambda v: _truncated_cdf(v, alpha, xmin, xmax)).statistic
     got = ks_distance(x, alpha, xmin, xmax=xmax)
     assert got == pytest.approx(want, rel=1e-9)
 
@@ -201,3 +211,97 @@ def test_bootstrap_accepts_one_replicate_and_refuses_none():
     assert one.n_boot == 1 and one.D_boot.shape == (1,)
     with pytest.raises(ValueError, match="`n_boot` must be at least 1, got 0"):
         bootstrap_gof(x, fit, n_boot=0)
+
+
+def _bootstrap_reference(x, fit, n_boot, seed, xmax=None):
+    """Clauset's bootstrap at a fixed xmin, simulated independently: Binomial(n, n_tail/n) tail
+    values by the inverse CDF, the MLE by brentq on the score equation, D by scipy's kstest."""
+    rng = np.random.default_rng(seed)
+    b, out = fit.alpha - 1.0, []
+    for _ in range(n_boot):
+        m = rng.binomial(x.size, fit.n_tail / x.size)
+        u = rng.random(m)
+        if xmax is None:
+            t = fit.xmin * (1 - u) ** (-1.0 / b)
+            a = 1.0 + m / np.sum(np.log(t / fit.xmin))
+            out.append(stats.kstest(t, lambda v, a=a: 1.0 - (v / fit.xmin) ** (1.0 - a)).statistic)
+            continue
+        span = np.log(xmax / fit.xmin)
+        t = fit.xmin * np.exp(-np.log1p(u * np.expm1(-b * span)) / b)
+        mean_y = np.mean(np.log(t / fit.xmin))
+        bb = optimize.brentq(
+            lambda c, s=span, y=mean_y: 1 / c - s / np.expm1(c * s) - y, 1e-6, 50.0
+        )
+        cdf = lambda v, a=1.0 + bb: _truncated_cdf(v, a, fit.xmin, xmax)  # noqa: E731
+        out.append(stats.kstest(t, cdf).statistic)
+    return np.array(out)
+
+
+def test_bootstrap_of_a_truncated_fit_matches_an_independent_simulation():
+    rng = np.random.default_rng(8)
+    xmin, xmax = 1.0, 60.0
+    tail = np.interp(rng.random(200), _truncated_cdf(np.geomspace(xmin, xmax, 4001), 1.8, xmin, xmax),
+                     np.geomspace(xmin, xmax, 4001))  # fmt: skip
+    x = np.concatenate((rng.uniform(0.05, 0.95, 800), tail))
+    fit = fit_power_law(x, xmin=xmin, xmax=xmax)
+    gof = bootstrap_gof(x, fit, n_boot=200, seed=1)
+    ref = _bootstrap_reference(x, fit, 300, seed=77, xmax=xmax)
+    assert gof.num_failed == 0
+    assert stats.ks_2samp(gof.D_boot, ref).pvalue > 1e-3
+
+
+def test_bootstrap_skips_a_failed_refit_and_goes_on():
+    """Three tail values among 1,000: a synthetic set has fewer than 2 tail values with
+    probability P(Binomial(1000, 0.003) < 2) = 0.199; those refits fail, the rest go on."""
+    rng = np.random.default_rng(12)
+    x = np.concatenate((rng.uniform(0.1, 0.9, 997), [1.0, 1.7, 4.0]))
+    fit = fit_power_law(x, xmin=1.0)
+    gof = bootstrap_gof(x, fit, n_boot=300, seed=3)
+    p_fail = stats.binom.cdf(1, 1000, 0.003)
+    lo, hi = stats.binom.ppf([1e-4, 1 - 1e-4], 300, p_fail)
+    assert lo <= gof.num_failed <= hi and gof.num_failed == np.isnan(gof.D_boot).sum()
+    ok = gof.D_boot[~np.isnan(gof.D_boot)]
+    assert gof.p_value == pytest.approx(np.mean(ok >= fit.D))
+
+
+def test_fixed_xmin_fit_of_two_distinct_values_is_the_closed_form():
+    fit = fit_power_law(np.array([3.0, 0.5, 2.0]), xmin=2.0)
+    assert fit.n_tail == 2 and fit.alpha == pytest.approx(1 + 2 / np.log(1.5), rel=1e-12)
+    with pytest.raises(ValueError, match="at least 2 distinct values"):
+        fit_power_law(np.array([0.5, 2.0, 2.0, 2.0]), xmin=2.0)
+
+
+def test_hill_with_one_order_statistic():
+    x = np.array([1.0, 2.0, 5.0, 11.0])
+    assert hill_estimator(x, 1) == pytest.approx(1 + 1 / np.log(11.0 / 5.0), rel=1e-12)
+    with pytest.raises(ValueError, match=r"integer in \[1, 3\]"):
+        hill_estimator(x, 0)
+
+
+def test_rank_collapse_counts_values_at_the_tolerance_and_is_nan_when_empty():
+    assert rank_collapse(np.array([0.0, 1e-3, 0.5, 2.0]), tol=1e-3) == 0.5
+    assert np.isnan(rank_collapse(np.array([]), tol=1e-3))
+
+
+def _mp_median_by_quadrature(Q):
+    """Median of the MP law (sigma^2 = 1, ratio y = 1/Q) by quadrature of its density."""
+    y = 1.0 / Q
+    a, b = (1 - np.sqrt(y)) ** 2, (1 + np.sqrt(y)) ** 2
+    dens = lambda t: np.sqrt(max((b - t) * (t - a), 0.0)) / (2 * np.pi * y * t)  # noqa: E731
+    return optimize.brentq(lambda m: integrate.quad(dens, a, m, epsabs=1e-13)[0] - 0.5, a, b)
+
+
+def test_median_method_matches_the_bulk_median_to_the_mp_median():
+    """method="median": sigma^2 = median(bulk) / (N mu), mu the MP median (here by quadrature),
+    the bulk being the eigenvalues at or below the final Tracy-Widom threshold."""
+    rng = np.random.default_rng(21)
+    N, M = 600, 200
+    W = rng.normal(0.0, 1.5, (N, M))
+    W[:, :3] += 12.0 * rng.normal(size=(N, 1)) @ rng.normal(size=(1, 3))  # a planted spike
+    ev = np.linalg.svd(W, compute_uv=False) ** 2
+    fit = fit_mp(ev, N, M, method="median")
+    bulk = ev[ev <= fit.tw_threshold]
+    mu = _mp_median_by_quadrature(N / M)
+    assert fit.converged and fit.method == "median-iterative" and fit.num_spikes >= 1
+    assert fit.sigma2 == pytest.approx(np.median(bulk) / (N * mu), rel=1e-6)
+    assert fit.sigma2 == pytest.approx(2.25, rel=0.05)
