@@ -57,7 +57,7 @@ def mutmut_config(package: str) -> str:
         f'source_paths = ["rmtfit/{package}/"]\n'
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
         'pytest_add_cli_args = ["-m", "not slow", "-p", "no:cacheprovider"]\n'
-        'also_copy = ["tests/", "rmtfit/", "models/"]\n'
+        'also_copy = ["tests/", "rmtfit/", "models/", "docs/"]\n'
     )
 
 
