@@ -14,7 +14,8 @@ import pytest
 from scipy import stats
 
 from rmtfit.likelihoods import Roles
-from rmtfit.phases import THRESHOLDS, phase_probabilities
+from rmtfit.phases import THRESHOLDS, network_phases, phase_probabilities
+from rmtfit.posterior import LayerPosteriors
 from rmtfit.spectra import Spectrum
 
 M = 200  # eigenvalues; N = 2 M rows (Q = 2), sigma^2 = 1
@@ -136,6 +137,9 @@ def test_a_collapsed_layer_without_fits_gets_its_phase_from_the_spectrum_alone()
     assert result.p_rank_collapse == pytest.approx(p_rc) and result.map_phase == "rank_collapse"
     for phase in ("random_like", "bleeding_out", "bulk_spikes", "bulk_decay", "heavy_tailed"):
         assert result.probabilities[phase] == pytest.approx((1 - p_rc) / 5)
+    assert (result.layer, result.zero_fraction, result.p_very_heavy) == ("L", 60 / M, 0.0)
+    assert (result.model_weights, result.num_spikes) == ({}, {})
+    assert "no full-spectrum fit" in result.notes[0]
     # P_RC < 0.5: the spectrum alone says nothing; a fit is needed
     with pytest.raises(ValueError, match="at least one full-spectrum likelihood"):
         phase_probabilities({}, _spectrum(zeros=10))
@@ -162,3 +166,24 @@ def test_bad_weights_are_errors_naming_the_layer():
                            ({"nope": 1.0}, r"weights name likelihoods \['nope'\]")):  # fmt: skip
         with pytest.raises(ValueError, match=f"layer 'L'.*{match}"):
             _phases(spectrum, weights=weights)
+
+
+class _FailedClassical:
+    ok, reason = False, "too few values above xmin"
+
+
+def test_network_phases_passes_thresholds_comparisons_and_classical_fits_through():
+    """network_phases gives each layer what phase_probabilities would get for it."""
+    spectrum = _spectrum(beyond=2)
+    fits = {"my_tail": _fit(TAIL, a=[3.0, 5.0, 5.0, 9.0])}
+    layers = [LayerPosteriors(spectrum, fits, classical=_FailedClassical())]
+    default = network_phases(layers).layers[0]
+    assert default.probabilities["bulk_decay"] == pytest.approx(0.5, abs=1e-9)
+    assert default.notes[-1] == "classical fit: too few values above xmin"
+    moved = network_phases(layers, thresholds={"alpha_heavy": 6.0}).layers[0]
+    assert moved.probabilities["heavy_tailed"] == pytest.approx(0.75, abs=1e-9)
+    collapsed = _spectrum(zeros=60)
+    with_zeros = network_phases(
+        [LayerPosteriors(collapsed, {})], thresholds={"rank_collapse_fraction": 0.5}
+    )
+    assert "L" in with_zeros.failed  # P_RC(f > 0.5) ~ 0 with 30% zeros: a fit is needed
