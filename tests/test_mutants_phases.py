@@ -187,3 +187,13 @@ def test_network_phases_passes_thresholds_comparisons_and_classical_fits_through
         [LayerPosteriors(collapsed, {})], thresholds={"rank_collapse_fraction": 0.5}
     )
     assert "L" in with_zeros.failed  # P_RC(f > 0.5) ~ 0 with 30% zeros: a fit is needed
+
+
+def test_a_result_and_a_summary_as_dict_text_and_table():
+    result = _phases(_spectrum(beyond=3))
+    assert result.to_dict()["num_spikes"] == {"3": 1.0}
+    assert repr(result).startswith("PhaseResult(layer='L', map='bulk_spikes', random_like=0.00")
+    summary = network_phases([LayerPosteriors(_spectrum(beyond=3), {"my_mp": _fit(MP, s2=[1.0])})])
+    table = summary.to_table()
+    assert table.index.tolist() == ["L"] and table.loc["L", "map_phase"] == "bulk_spikes"
+    assert table.loc["L", "bulk_spikes"] == pytest.approx(1.0, abs=1e-9)
