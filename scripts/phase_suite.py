@@ -29,7 +29,9 @@ def run(
     likelihoods: list[str] | None,
     shapes: tuple[tuple[int, int], ...] = phase_suite.SHAPES,
     no_minimum: bool = False,
-) -> dict:
+    weightings: tuple[str, ...] = ("exceedances",),
+) -> list[dict]:
+    """One analysis of the suite; its confusion matrix and calibration per phase weighting."""
     items = list(phase_suite.suite(per_generator, seed=seed, shapes=shapes))
     weights = {name: w for name, _, w in items}
     start = time.perf_counter()
@@ -37,12 +39,21 @@ def run(
         warnings.simplefilter("ignore")
         analysis = rmtfit.analyze(weights, seed=seed, quiet=True, likelihoods=likelihoods)
     elapsed = time.perf_counter() - start
+    return [summarise(items, analysis, elapsed, w, no_minimum) for w in weightings]
+
+
+def summarise(items: list, analysis, elapsed: float, weighting: str, no_minimum: bool) -> dict:
     unbounded = {}
-    if no_minimum:  # the phases as they would be without min_phase_evals (its calibration)
+    if no_minimum or weighting != "exceedances":
+        # the phases without min_phase_evals (its calibration) or with another weighting
         from rmtfit.phases import network_phases
 
-        summary = network_phases(analysis, thresholds={"min_phase_evals": 0})
+        thresholds = {"min_phase_evals": 0} if no_minimum else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            summary = network_phases(analysis, thresholds=thresholds, weighting=weighting)
         unbounded = {r.layer: r for r in summary.layers}
+        no_minimum = True
     results, pairs, layers = [], [], {}
     for name, g, _ in items:
         layer = analysis.layer(name)
@@ -72,6 +83,7 @@ def run(
     summary["timings"] = {k: round(v, 1) for k, v in analysis.timings.items()}
     summary["num_matrices"] = len(items)
     summary["likelihoods"] = list(analysis.likelihoods)
+    summary["weighting"] = weighting
     summary["layers"] = layers
     return summary
 
@@ -80,7 +92,8 @@ def show(summary: dict) -> None:
     phases = (*rmtfit.PHASES, "none")
     short = {p: p[:8] for p in phases}
     print(
-        f"{summary['num_matrices']} matrices, {summary['seconds']:.0f} s, likelihoods {summary['likelihoods']}"
+        f"{summary['num_matrices']} matrices, {summary['seconds']:.0f} s, likelihoods "
+        f"{summary['likelihoods']}, phase weights: {summary['weighting']}"
     )
     print(f"time by stage (s): {summary['timings']}")
     print(f"{'generator':<22}" + "".join(f"{short[p]:>9}" for p in phases) + "  correct")
@@ -101,16 +114,24 @@ def main() -> int:
     parser.add_argument(
         "--no-minimum", action="store_true", help="phases even below min_phase_evals"
     )
+    parser.add_argument(
+        "--weighting",
+        default="exceedances",
+        help="phase weights: exceedances (default), full, or both (exceedances,full)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     liks = args.likelihoods.split(",") if args.likelihoods else None
     shapes = phase_suite.SHAPES
     if args.shapes:
         shapes = tuple(tuple(int(v) for v in s.split("x")) for s in args.shapes.split(","))
-    summary = run(args.per_generator, args.seed, liks, shapes, args.no_minimum)
-    show(summary)
+    weightings = tuple(args.weighting.split(","))
+    summaries = run(args.per_generator, args.seed, liks, shapes, args.no_minimum, weightings)
+    for summary in summaries:
+        show(summary)
     if args.out:
-        args.out.write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
+        out = summaries[0] if len(summaries) == 1 else {s["weighting"]: s for s in summaries}
+        args.out.write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
     return 0
 
 

@@ -8,9 +8,10 @@ fitted likelihood and averages the conditions over the likelihoods with their st
     P(\\text{phase}) = P_{RC}\\,[\\text{phase} = RC]
       + (1 - P_{RC}) \\sum_k w_k\\, P_k(\\text{phase condition} \\mid \\text{data}),
 
-where ``w_k`` are the stacking weights of the full-spectrum likelihoods (:func:`rmtfit.comparison.compare`),
-``P_k`` is the fraction of posterior draws of likelihood ``k`` that meet the phase's condition, and
-``P_RC`` is the probability of Rank-collapse, read from the spectrum alone:
+where ``w_k`` are the weights of the full-spectrum likelihoods, stacked on the eigenvalues
+above the shared MP edge (:mod:`rmtfit.phases._exceedances`: the phase hypotheses differ there,
+and the bulk cancels out of the conditional densities), ``P_k`` is the fraction of posterior
+draws of likelihood ``k`` that meet the phase's condition, and ``P_RC`` is the probability of Rank-collapse, read from the spectrum alone:
 
 * **Rank-collapse (+1)** is a property of the eigenvalues, not of a fitted density: eigenvalue
   ``i`` is numerically zero when its singular value is below ``max(N, M) * eps_float32 * s_max``
@@ -46,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from rmtfit.comparison import Comparison, compare
+from rmtfit.phases._exceedances import exceedance_weights
 from rmtfit.phases._results import PhaseResult, PhaseSummary
 from rmtfit.phases._thresholds import MAIN_PHASES, PHASES, THRESHOLDS, TW1_GAMMA
 from rmtfit.posterior import (
@@ -75,6 +77,7 @@ def phase_probabilities(
     comparison: Comparison | None = None,
     weights: Mapping[str, float] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    weighting: str = "exceedances",
 ) -> PhaseResult:
     """Posterior probability of each of the 5+1 phases for one layer.
 
@@ -95,6 +98,13 @@ def phase_probabilities(
         Explicit model weights (likelihood name -> weight), instead of the comparison's.
     thresholds
         Overrides of :data:`THRESHOLDS` values by name.
+    weighting
+        How the full-spectrum fits are weighted when ``weights`` is not given:
+        ``"exceedances"`` (default) stacks them on the eigenvalues above the shared MP edge
+        (:mod:`rmtfit.phases._exceedances`: the phase hypotheses differ there, not in the
+        bulk); ``"full"`` uses the comparison over every eigenvalue. A layer whose fits lack
+        what the exceedance comparison needs (pointwise log-likelihoods, a ``cdf``) falls back
+        to ``"full"``, with a note.
 
     Returns
     -------
@@ -132,6 +142,10 @@ def phase_probabilities(
             f"(weights {dict(model_weights)}, kinds {kinds}); cannot assign phases."
         )
     usable = {n: w / total for n, w in usable.items()}
+    if weights is None and weighting == "exceedances" and len(usable) > 1:
+        usable = _exceedance_weights(full, kinds, usable, spectrum, layer, notes)
+    elif weighting not in ("exceedances", "full"):
+        raise ValueError(f"weighting {weighting!r}: use 'exceedances' or 'full'.")
     if not any(kinds[n] == "tail" for n in usable):
         notes.append("no tail-kind likelihood: Bulk-decay and Heavy-tailed have probability 0")
     if not any(kinds[n] == "mp" for n in usable):
@@ -193,6 +207,7 @@ def network_phases(
     spectra: Any = None,
     comparisons: Mapping[str, Comparison] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    weighting: str = "exceedances",
 ) -> PhaseSummary:
     """Phase probabilities of every layer and their network summary.
 
@@ -211,6 +226,7 @@ def network_phases(
                     classical=item.classical,
                     comparison=(comparisons or {}).get(item.name),
                     thresholds=thresholds,
+                    weighting=weighting,
                 )
             )
         except (ValueError, KeyError) as exc:
@@ -313,6 +329,42 @@ def _tail_phase_probabilities(
     )
     probs["random_like"] = float(np.mean(alpha > values["alpha_random"]))
     return probs, float(np.mean(alpha < values["alpha_very_heavy"]))
+
+
+def _exceedance_weights(
+    full: Mapping[str, Any],
+    kinds: Mapping[str, str],
+    usable: Mapping[str, float],
+    spectrum: Any,
+    layer: str,
+    notes: list[str],
+) -> dict[str, float]:
+    """The usable fits' weights from the eigenvalues above the shared MP edge; the full-data
+    ``usable`` weights (with a note) when that comparison cannot be made."""
+    edges = {n: _mp_edge_draws(full[n], spectrum, layer, n)[0] for n in usable if kinds[n] == "mp"}
+    try:
+        found = exceedance_weights(
+            {n: full[n] for n in usable},
+            kinds,
+            usable,
+            edges,
+            {n: _registered_likelihood(n) for n in usable},
+            layer,
+        )
+    except ValueError as exc:
+        notes.append(f"phase weights from every eigenvalue: {exc}")
+        return dict(usable)
+    notes.append(found.note)
+    return found.weights
+
+
+def _registered_likelihood(name: str) -> Any:
+    from rmtfit.likelihoods import get_likelihood
+
+    try:
+        return get_likelihood(name)
+    except KeyError:
+        return None
 
 
 def _mp_edge_draws(
