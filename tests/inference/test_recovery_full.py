@@ -11,7 +11,11 @@
 Criterion (``stat_checks.check_calibration``): the central 50% and 90% intervals cover the truth
 at their nominal rates and the z-scores have mean 0 and mean square 1, each within its 0.001/0.999
 quantiles. K is discrete: its intervals include their end points and over-cover, so only too few
-covering replicates fail. Fits flagged by the diagnostics stay in (dropping them would hide
+covering replicates fail. Each parameter is its own test (one fit per seed, cached), so that the
+two findings below, marked ``xfail(strict=True)`` with their figures, leave the other checks
+enforced: ``mp_spikes``'s sigma2 posterior is about 3x too wide on Gaussian matrices
+(:data:`MP_SIGMA2_FINDING`) and ``spliced_pl``'s xmin posterior sits below the truth
+(:data:`SPLICED_XMIN_FINDING`). A strict xfail turns into a failure the day the check passes. Fits flagged by the diagnostics stay in (dropping them would hide
 failures); a DiagnosticsWarning is the only warning allowed, one per flagged fit, and at most
 :data:`MAX_FLAGGED` of them. Reduced versions (4 layers, 2 chains of 300 draws, no retry, one
 seed) run in the normal tier; the full ones (40 layers, :data:`conftest.SETTINGS`, every seed of
@@ -19,6 +23,8 @@ seed) run in the normal tier; the full ones (40 layers, :data:`conftest.SETTINGS
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import numpy as np
@@ -42,6 +48,21 @@ MAX_FLAGGED = 0.1
 The reduced tier's 2 x 300 draws cannot meet the bulk-ESS rule of 400 reliably (measured: 3 of 4
 mp_spikes fits flagged, spike_loc ESS 80-400), so there every fit may be flagged; the check that
 only DiagnosticsWarnings occur, one per flagged fit, still holds."""
+
+MP_SIGMA2_FINDING = (
+    "finding (issue 17): on Gaussian matrices the sigma2 posterior of mp_spikes is about 3x too "
+    "wide and centred about 2% low: mp_spikes treats the eigenvalues as independent draws, but a "
+    "random matrix's eigenvalues repel (seed 0: sum z^2 = 12.4, chi2_40 range 17.9..73.4, mean z "
+    "-0.42; posterior sd 5.1% of sigma2, spread of the posterior means 1.8%; its SBC on its own "
+    "draws passes)"
+)
+SPLICED_XMIN_FINDING = (
+    "finding (issue 17): the xmin posterior of spliced_pl sits below the true xmin at every seed "
+    "and with both generators (mean z -0.81 to -1.35, bound +-0.49; coverage of the 50% and 90% "
+    "intervals is within its range): with n = 400 and a tail of 5-8% the continuous splice "
+    "leaves xmin weakly identified below the truth, where the default prior (log-uniform from "
+    "the median eigenvalue) puts much of its mass; its SBC with a fixed prior passes"
+)
 
 SPLICED_BULK = {"bulk_loc": 0.5, "bulk_scale": 0.6}
 SPLICED_XMIN = 5.0
@@ -105,10 +126,22 @@ def test_mp_spikes_recovery_reduced():
     _assert_calibrated(*mp_spikes_recovery(4, seed=500, settings=REDUCED), seed=500)
 
 
+@functools.cache
+def _mp_spikes_full(seed):
+    return mp_spikes_recovery(40, seed=600 + seed)
+
+
 @pytest.mark.slow
 @over_seeds
-def test_mp_spikes_recovery_full(seed):
-    _assert_calibrated(*mp_spikes_recovery(40, seed=600 + seed), seed=seed)
+def test_mp_spikes_spike_count_full(seed):
+    _assert_calibrated(_mp_spikes_full(seed)[1], seed=seed)
+
+
+@pytest.mark.slow
+@over_seeds
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=MP_SIGMA2_FINDING)
+def test_mp_spikes_sigma2_full(seed):
+    _assert_calibrated(_mp_spikes_full(seed)[0], seed=seed)
 
 
 # ------------------------------------------------------------------------------- spliced_pl
@@ -148,6 +181,7 @@ def test_the_numpy_generator_follows_the_likelihoods_law():
 def spliced_recovery(num_layers, seed, n=400, settings=SETTINGS, generator="rmtfit"):
     """Recovery of alpha and xmin from ``generator`` "rmtfit" (the likelihood's sampler) or
     "numpy" (:func:`spliced_pl_numpy`)."""
+    enable_x64()  # the sampler is float64 code; in a session of its own it runs first
     lik = rmtfit.get_likelihood("spliced_pl")
     rng = np.random.default_rng(seed)
     alphas = np.array([2.5, 3.5])[np.arange(num_layers) % 2]
@@ -175,13 +209,22 @@ def test_spliced_pl_recovery_from_numpy_draws_reduced():
     _assert_calibrated(*cals, seed=750)
 
 
-@pytest.mark.slow
-@over_seeds
-def test_spliced_pl_recovery_full(seed):
-    _assert_calibrated(*spliced_recovery(40, seed=800 + seed), seed=seed)
+@functools.cache
+def _spliced_full(seed, generator):
+    base = {"rmtfit": 800, "numpy": 850}[generator]
+    return spliced_recovery(40, seed=base + seed, generator=generator)
 
 
 @pytest.mark.slow
 @over_seeds
-def test_spliced_pl_recovery_from_numpy_draws_full(seed):
-    _assert_calibrated(*spliced_recovery(40, seed=850 + seed, generator="numpy"), seed=seed)
+@pytest.mark.parametrize("generator", ["rmtfit", "numpy"])
+def test_spliced_pl_alpha_full(seed, generator):
+    _assert_calibrated(_spliced_full(seed, generator)[1], seed=seed)
+
+
+@pytest.mark.slow
+@over_seeds
+@pytest.mark.parametrize("generator", ["rmtfit", "numpy"])
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SPLICED_XMIN_FINDING)
+def test_spliced_pl_xmin_full(seed, generator):
+    _assert_calibrated(_spliced_full(seed, generator)[0], seed=seed)

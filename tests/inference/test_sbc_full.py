@@ -39,6 +39,7 @@ from stat_checks import (
 )
 
 import rmtfit
+from rmtfit.common import enable_x64
 from rmtfit.inference import DiagnosticsWarning
 from rmtfit.likelihoods._mp_spikes import sample_with_members
 from rmtfit.spectra import Spectrum
@@ -97,6 +98,7 @@ def _ranks_and_coverage(fits, lik, spectra, truth, seed, discrete=()):
 
 
 def spliced_ranks(num_datasets: int, seed: int, n: int = 200):
+    enable_x64()  # prior draws and the sampler are float64 code; rmtfit.fit switches it on later
     context = {
         "N": float(n), "M": float(n), "Q": 1.0, "n": float(n), "xmax": 60.0, "sigma2": 0.01,
         "log_median": 0.5, "log_sd": 0.7, "log_xmin_low": np.log(3.0), "log_xmin_high": np.log(8.0),
@@ -124,6 +126,7 @@ def spliced_ranks(num_datasets: int, seed: int, n: int = 200):
 
 
 def mp_spikes_ranks(num_datasets: int, seed: int, n_rows: int = 200, n_cols: int = 100):
+    enable_x64()
     base = rmtfit.get_likelihood("mp_spikes")
     x0 = np.linspace(0.1, 5.0, n_cols)  # only N and Q of this placeholder layer matter
     context = base.context(x0, Spectrum("ref", "matrix", n_rows, n_cols, x0), None)
