@@ -76,6 +76,7 @@ def test_mp_rules_at_their_documented_boundaries(beyond, in_band, phase):
     """n = 200: at most max(1, 0.05 n) = 10 eigenvalues beyond T are a few spikes, 11 are a
     continuum (Bulk-decay); with none beyond T, more than 1 inside the band is Bleeding-out."""
     result = _phases(_spectrum(beyond=beyond, in_band=in_band))
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-12)
     assert result.probabilities[phase] == pytest.approx(1.0, abs=1e-9)  # P_RC ~ 1e-10
     assert result.map_phase == phase
     assert result.num_spikes == {beyond: 1.0}
@@ -131,18 +132,29 @@ def test_rank_collapse_share_is_the_beta_posterior_probability():
 
 
 def test_a_collapsed_layer_without_fits_gets_its_phase_from_the_spectrum_alone():
-    collapsed = _spectrum(zeros=60)
+    collapsed = _spectrum(zeros=24)  # 12% zeros: P_RC about 0.8, the other phases share the rest
     result = phase_probabilities({}, collapsed)
-    p_rc = stats.beta.sf(0.10, 60.5, M - 60 + 0.5)
+    p_rc = stats.beta.sf(0.10, 24.5, M - 24 + 0.5)
+    assert 0.5 < p_rc < 0.95
     assert result.p_rank_collapse == pytest.approx(p_rc) and result.map_phase == "rank_collapse"
     for phase in ("random_like", "bleeding_out", "bulk_spikes", "bulk_decay", "heavy_tailed"):
         assert result.probabilities[phase] == pytest.approx((1 - p_rc) / 5)
-    assert (result.layer, result.zero_fraction, result.p_very_heavy) == ("L", 60 / M, 0.0)
-    assert (result.model_weights, result.num_spikes) == ({}, {})
-    assert "no full-spectrum fit" in result.notes[0]
+    assert (result.layer, result.zero_fraction, result.p_very_heavy) == ("L", 24 / M, 0.0)
+    assert (result.model_weights, result.model_kinds, result.model_probabilities) == ({}, {}, {})
+    assert result.num_spikes == {} and "no full-spectrum fit" in result.notes[0]
     # P_RC < 0.5: the spectrum alone says nothing; a fit is needed
     with pytest.raises(ValueError, match="at least one full-spectrum likelihood"):
         phase_probabilities({}, _spectrum(zeros=10))
+
+
+def test_a_fit_without_its_declared_variables_is_an_error_naming_them():
+    spectrum = _spectrum()
+    with pytest.raises(
+        ValueError, match="tail-kind likelihood 'my_tail' has no posterior variable 'a'"
+    ):
+        phase_probabilities({"my_tail": _fit(TAIL, b=[3.0])}, spectrum)
+    with pytest.raises(ValueError, match=r"bulk_scale \(sigma\^2: 's2'\)"):
+        phase_probabilities({"my_mp": _fit(MP, other=[1.0])}, spectrum)
 
 
 def test_the_minimum_number_of_eigenvalues_is_inclusive():
@@ -192,7 +204,7 @@ def test_network_phases_passes_thresholds_comparisons_and_classical_fits_through
 def test_a_result_and_a_summary_as_dict_text_and_table():
     result = _phases(_spectrum(beyond=3))
     assert result.to_dict()["num_spikes"] == {"3": 1.0}
-    assert repr(result).startswith("PhaseResult(layer='L', map='bulk_spikes', random_like=0.00")
+    assert repr(result).startswith("PhaseResult(layer='L', map='bulk_spikes', random_like=0.00, ")
     summary = network_phases([LayerPosteriors(_spectrum(beyond=3), {"my_mp": _fit(MP, s2=[1.0])})])
     table = summary.to_table()
     assert table.index.tolist() == ["L"] and table.loc["L", "map_phase"] == "bulk_spikes"
