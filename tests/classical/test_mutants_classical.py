@@ -306,3 +306,14 @@ def test_median_method_matches_the_bulk_median_to_the_mp_median():
     assert fit.converged and fit.method == "median-iterative" and fit.num_spikes >= 1
     assert fit.sigma2 == pytest.approx(np.median(bulk) / (N * mu), rel=1e-6)
     assert fit.sigma2 == pytest.approx(2.25, rel=0.05)
+
+
+def test_a_fit_selects_its_tail_and_gives_its_log_density():
+    x = np.array([0.5, 9.0, 1.0, 3.0, 120.0, 2.0, 50.0, 60.0])
+    fit = fit_power_law(x, xmin=2.0, xmax=60.0)
+    np.testing.assert_array_equal(fit.tail(x), [2.0, 3.0, 9.0, 50.0, 60.0])  # both ends included
+    grid = np.array([1.9, 2.0, 10.0, 60.0, 61.0])
+    want = np.where(
+        (grid >= 2.0) & (grid <= 60.0), _truncated_logpdf(grid, fit.alpha, 2.0, 60.0), -np.inf
+    )
+    np.testing.assert_allclose(fit.logpdf(grid), want, rtol=1e-10)
