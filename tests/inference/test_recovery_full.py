@@ -58,7 +58,7 @@ MP_SIGMA2_FINDING = (
 )
 SPLICED_XMIN_FINDING = (
     "finding (issue 17): the xmin posterior of spliced_pl sits below the true xmin at every seed "
-    "and with both generators (mean z -0.81 to -1.35, bound +-0.49; coverage of the 50% and 90% "
+    "and with both generators (mean z -0.73 to -1.35, bound +-0.49; coverage of the 50% and 90% "
     "intervals is within its range): with n = 400 and a tail of 5-8% the continuous splice "
     "leaves xmin weakly identified below the truth, where the default prior (log-uniform from "
     "the median eigenvalue) puts much of its mass; its SBC with a fixed prior passes"
