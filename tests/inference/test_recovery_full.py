@@ -42,12 +42,15 @@ from rmtfit.spectra import Spectrum
 REDUCED = {"draws": 300, "warmup": 300, "chains": 2, "exact": False, "retry": False}
 """The reduced tier: shorter chains and no retry (compiling these models dominates its time)."""
 
-MAX_FLAGGED = 0.1
-"""Share of the full tier's fits that may be flagged: R-hat crosses 1.01 by chance now and then
-(a few per hundred fits of 4 x 1000 draws). A sampler that fails on these easy layers flags most.
-The reduced tier's 2 x 300 draws cannot meet the bulk-ESS rule of 400 reliably (measured: 3 of 4
-mp_spikes fits flagged, spike_loc ESS 80-400), so there every fit may be flagged; the check that
-only DiagnosticsWarnings occur, one per flagged fit, still holds."""
+MAX_FLAGGED = {"mp_spikes": 0.25, "spliced_pl": 0.1}
+"""Share of the full tier's fits that may be flagged, per likelihood. mp_spikes: 1 or 2 divergent
+transitions out of 4000 remain after the retry in about one fit in nine (measured: 4 of 40 at
+seed 0, 5 of 40 at seed 1, mostly layers with one spike), so the bound is twice that; spliced_pl:
+none flagged at seeds 0-2 with either generator, and R-hat crosses 1.01 by chance now and then.
+A sampler that fails on these easy layers flags most. The reduced tier's 2 x 300 draws cannot
+meet the bulk-ESS rule of 400 reliably (measured: 3 of 4 mp_spikes fits flagged, spike_loc ESS
+80-400), so there every fit may be flagged; the check that only DiagnosticsWarnings occur, one
+per flagged fit, still holds."""
 
 MP_SIGMA2_FINDING = (
     "finding (issue 17): on Gaussian matrices the sigma2 posterior of mp_spikes is about 3x too "
@@ -80,8 +83,10 @@ def _fit(spectra, likelihood, seed, settings):
         record,
         (DiagnosticsWarning,),
         flagged=statuses.count("flagged"),
-        max_flagged=len(spectra) if settings is REDUCED else int(MAX_FLAGGED * len(spectra)),
-        why="R-hat crosses 1.01 by chance now and then",
+        max_flagged=(
+            len(spectra) if settings is REDUCED else int(MAX_FLAGGED[likelihood] * len(spectra))
+        ),
+        why="isolated divergences or R-hat just over 1.01, see MAX_FLAGGED",
     )
     return fits
 
