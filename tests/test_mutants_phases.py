@@ -209,3 +209,89 @@ def test_a_result_and_a_summary_as_dict_text_and_table():
     table = summary.to_table()
     assert table.index.tolist() == ["L"] and table.loc["L", "map_phase"] == "bulk_spikes"
     assert table.loc["L", "bulk_spikes"] == pytest.approx(1.0, abs=1e-9)
+
+
+class _DuckFits:
+    """What :func:`rmtfit.posterior.layer_posteriors` reads of an :class:`rmtfit.Fits`: the layer
+    and likelihood names, ``has`` and ``idata``; like a reloaded Fits, it holds no spectra."""
+
+    def __init__(self, layer, idatas):
+        self.layers, self.likelihoods, self._idatas = (layer,), tuple(idatas), dict(idatas)
+
+    def has(self, layer, name):
+        return layer in self.layers and name in self._idatas
+
+    def idata(self, layer, name):
+        return self._idatas[name]
+
+
+def test_network_phases_reads_fits_with_the_spectra_passed_beside_them():
+    """A Fits without its spectra needs spectra=...; the result is the LayerPosteriors one."""
+    spectrum = _spectrum(beyond=3)
+    fits = {"my_mp": _fit(MP, s2=np.ones(8))}
+    from_fits = network_phases(_DuckFits("L", fits), spectra=[spectrum])
+    assert from_fits.failed == {} and [r.layer for r in from_fits.layers] == ["L"]
+    want = phase_probabilities(fits, spectrum)
+    assert from_fits.layers[0].probabilities == pytest.approx(want.probabilities, abs=0)
+    assert from_fits.layers[0].map_phase == "bulk_spikes"
+    with pytest.raises(TypeError, match="Fits with spectra="):
+        network_phases(_DuckFits("L", fits))
+
+
+def test_network_phases_uses_each_layers_comparison_for_full_weighting():
+    """weighting='full' takes the weights of the comparison given for the layer (here 1:3, as in
+    test_weights_mix_...); without it, compare() would need pointwise log-likelihoods these
+    hand-made fits lack, and the layer would fail."""
+    from rmtfit.comparison import Comparison, ModelScore
+
+    spectrum = _spectrum(beyond=3)
+    fits = {"my_mp": _fit(MP, s2=np.ones(4)), "my_tail": _fit(TAIL, a=[3.0, 3.0, 6.0, 10.0])}
+    weights = {"my_mp": 0.25, "my_tail": 0.75}
+    scores = tuple(
+        ModelScore(name=n, rank=i, elpd_loo=-1.0 - i, se=1.0, p_loo=1.0, elpd_diff=float(i),
+                   dse=1.0, weight=w, pareto_k_max=0.1, num_high_k=0)
+        for i, (n, w) in enumerate(sorted(weights.items(), key=lambda nw: -nw[1]))
+    )  # fmt: skip
+    comparison = Comparison(
+        layer="L", family="full", num_observations=M, models=scores, weight_method="stacking",
+        reliable=True, good_k=0.7,
+    )  # fmt: skip
+    layers = [LayerPosteriors(spectrum, fits)]
+    summary = network_phases(layers, comparisons={"L": comparison}, weighting="full")
+    assert summary.failed == {}
+    result = summary.layers[0]
+    assert result.model_weights == pytest.approx(weights, abs=1e-12)
+    assert result.probabilities["bulk_spikes"] == pytest.approx(0.25, abs=1e-9)
+    assert result.probabilities["heavy_tailed"] == pytest.approx(0.375, abs=1e-9)
+    # a comparison keyed by another layer's name is not this layer's: compare() runs, and fails
+    assert "L" in network_phases(layers, comparisons={"other": comparison}, weighting="full").failed
+
+
+@pytest.mark.parametrize("slices", [None, 0])
+def test_a_spectrum_without_a_slice_count_is_one_slice(slices):
+    """num_slices None or 0 (a hand-made spectrum) is read as 1: a value between T(1 slice) and
+    T(2 slices) is then beyond the band, a spike."""
+    between = 0.5 * (_band_end(1) + _band_end(2))
+    spectrum = _spectrum(extra=[between])
+    spectrum = Spectrum(
+        name="L", kind="matrix", N=2 * M, M=M, eigenvalues=spectrum.eigenvalues, num_slices=slices
+    )
+    assert _phases(spectrum).map_phase == "bulk_spikes"
+    assert _phases(_spectrum(extra=[between], slices=2)).map_phase == "random_like"
+
+
+def test_a_registered_likelihoods_missing_variables_are_named_from_its_declaration():
+    """Fits of the built-in likelihoods store no role attributes; the error names the variable
+    the registered declaration gives (spliced_pl: alpha; mp_spikes: sigma2, lambda_plus)."""
+    from rmtfit.likelihoods import get_likelihood
+
+    tail, mp = get_likelihood("spliced_pl").roles, get_likelihood("mp_spikes").roles
+    spectrum = _spectrum()
+    bare = az.from_dict(posterior={"other": np.ones((1, 4))}, attrs={"family": "full"})
+    with pytest.raises(ValueError, match=f"no posterior variable '{tail.tail_exponent}'"):
+        phase_probabilities({"spliced_pl": bare}, spectrum)
+    with pytest.raises(
+        ValueError,
+        match=rf"sigma\^2: '{mp.bulk_scale}'\) or bulk_edge \(lambda_\+: '{mp.bulk_edge}'",
+    ):
+        phase_probabilities({"mp_spikes": bare}, spectrum)

@@ -317,3 +317,51 @@ def test_a_fit_selects_its_tail_and_gives_its_log_density():
         (grid >= 2.0) & (grid <= 60.0), _truncated_logpdf(grid, fit.alpha, 2.0, 60.0), -np.inf
     )
     np.testing.assert_allclose(fit.logpdf(grid), want, rtol=1e-10)
+
+
+def test_cutoff_power_law_at_its_boundary_is_the_power_law_itself():
+    """A Pareto(alpha = 2.5) sample where no lambda > 0 beats the power law: the fit reports
+    lambda = 0, the power law's alpha (1 + n / sum log(x/xmin)) and its log-likelihood."""
+    from rmtfit.classical import fit_cutoff_power_law
+
+    x = (1.0 - np.random.default_rng(3).random(300)) ** (-1.0 / 1.5)
+    fit = fit_cutoff_power_law(x, xmin=1.0)
+    assert fit.message == "lambda at its boundary 0"
+    alpha = 1.0 + x.size / np.sum(np.log(x))
+    logliks = np.log(alpha - 1.0) - alpha * np.log(fit.tail)  # xmin = 1
+    assert fit.model == "cutoff_power_law" and fit.params == pytest.approx(
+        {"alpha": alpha, "lambda": 0.0}
+    )
+    assert fit.loglik == pytest.approx(np.sum(logliks), rel=1e-12)
+    np.testing.assert_allclose(fit.logliks, logliks, rtol=1e-12)
+    np.testing.assert_array_equal(np.sort(fit.tail), np.sort(x))
+    assert (fit.xmin, fit.xmax, fit.num_params, fit.converged) == (1.0, np.inf, 2, True)
+
+
+def test_stretched_exponential_against_an_independent_two_parameter_optimum():
+    """Weibull tail above xmin, density beta lam x^(beta-1) exp(-lam (x^beta - xmin^beta)):
+    the MLE by Nelder-Mead on (log beta, log lam) here, the profile search in the code."""
+    from rmtfit.classical import fit_stretched_exponential
+
+    xmin = 2.0
+    x = stats.weibull_min.rvs(0.6, scale=3.0, size=4000, random_state=8)
+    t = x[x >= xmin]
+
+    def loglik(beta, lam, t=t):
+        return np.log(beta * lam) + (beta - 1) * np.log(t) - lam * (t**beta - xmin**beta)
+
+    ref = optimize.minimize(
+        lambda th: -np.sum(loglik(*np.exp(th))), [0.0, -1.0], method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000},
+    )  # fmt: skip
+    beta, lam = np.exp(ref.x)
+    fit = fit_stretched_exponential(x, xmin=xmin)
+    assert fit.model == "stretched_exponential"
+    assert fit.params == pytest.approx({"beta": beta, "lambda": lam}, rel=1e-5)
+    assert fit.loglik == pytest.approx(-ref.fun, abs=1e-6)
+    np.testing.assert_allclose(
+        fit.logliks, loglik(fit.params["beta"], fit.params["lambda"], fit.tail), rtol=1e-9
+    )
+    np.testing.assert_array_equal(np.sort(fit.tail), np.sort(t))
+    assert (fit.xmin, fit.xmax, fit.num_params, fit.converged) == (xmin, np.inf, 2, True)
+    assert fit.message == "Solution found."  # scipy's message for a converged bounded search
