@@ -82,6 +82,21 @@ def test_mp_rules_at_their_documented_boundaries(beyond, in_band, phase):
     assert result.num_spikes == {beyond: 1.0}
 
 
+@pytest.mark.parametrize(
+    ("reach", "phase"), [(9.9, "bulk_decay"), (10.1, "heavy_tailed"), (1000.0, "heavy_tailed")]
+)
+def test_many_outliers_reaching_a_decade_beyond_the_band_are_heavy_tailed(reach, phase):
+    """heavy_reach = 10: with more than max(1, 0.05 n) eigenvalues beyond T, Heavy-tailed when
+    lambda_max > 10 T, else Bulk-decay; a few spikes stay Bulk+Spikes however far they reach."""
+    end = _band_end()
+    many = _spectrum(beyond=11, extra=(reach * end,))  # 12 beyond T, the largest at reach * T
+    result = _phases(many)
+    assert result.probabilities[phase] == pytest.approx(1.0, abs=1e-9)
+    few = _phases(_spectrum(beyond=2, extra=(reach * end,)))
+    assert few.map_phase == "bulk_spikes"
+    assert _phases(many, heavy_reach=2.0 * reach).map_phase == "bulk_decay"
+
+
 def test_a_tiny_spike_fraction_still_allows_one_spike():
     spectrum = _spectrum(beyond=1)
     assert _phases(spectrum, spike_fraction_max=0.001).map_phase == "bulk_spikes"

@@ -52,15 +52,8 @@ def test_every_unambiguous_generator_lands_in_its_phase():
     _check_tiny(analysis)
 
 
-KNOWN_MISS = pytest.mark.xfail(
-    strict=True,
-    reason="measured miss, issue 14 open: very_heavy_entries 8 of 10 MAP-correct at seed 1 (the "
-    "two misses: Bulk-decay, where mp_spikes reads many outliers and takes the stacking weight)",
-)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [pytest.param(1, marks=KNOWN_MISS), 2])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_ninety_percent_map_correct_per_unambiguous_generator(seed):
     analysis, found = _run(per_generator=10, seed=seed)
     summary = phase_suite.confusion(list(found.values()), rmtfit.PHASES)

@@ -24,7 +24,9 @@ draws of likelihood ``k`` that meet the phase's condition, and ``P_RC`` is the p
   ``tw_band_prob`` quantile of the largest of ``num_slices`` TW1 variables. With ``K`` the number
   of eigenvalues beyond ``T``, a draw is *Bulk+Spikes* when ``1 <= K <= max(1,
   spike_fraction_max * n)`` (a few separated spikes), *Bulk-decay* when ``K`` is larger (many
-  outliers: a continuum leaving the bulk, not a few spikes), else *Bleeding-out* when more than
+  outliers: a continuum leaving the bulk, not a few spikes) and the largest eigenvalue stays
+  within ``heavy_reach`` times ``T``, *Heavy-tailed* when the many outliers reach beyond it (a
+  tail spanning more than a decade above the edge), else *Bleeding-out* when more than
   ``edge_excess_per_slice * num_slices`` eigenvalues lie inside the band (mass just above the edge
   that is not separated: exactly the eigenvalues whose spike membership the mixture cannot
   decide), else *Random-like*.
@@ -300,10 +302,13 @@ def _mp_phase_probabilities(
     few = max(1, int(values["spike_fraction_max"] * ev.size))
     spikes = (beyond >= 1) & (beyond <= few)
     many = beyond > few
+    # many outliers that reach more than a decade beyond the band: a heavy tail, not a decay
+    far = ev[-1] > values["heavy_reach"] * band
     bleeding = (beyond == 0) & (in_band > values["edge_excess_per_slice"] * slices)
     probs = {p: 0.0 for p in MAIN_PHASES}
     probs["bulk_spikes"] = float(np.mean(spikes))
-    probs["bulk_decay"] = float(np.mean(many))
+    probs["bulk_decay"] = float(np.mean(many & ~far))
+    probs["heavy_tailed"] = float(np.mean(many & far))
     probs["bleeding_out"] = float(np.mean(bleeding))
     probs["random_like"] = float(np.mean((beyond == 0) & ~bleeding))
     counts, freq = np.unique(beyond, return_counts=True)

@@ -91,6 +91,17 @@ THRESHOLDS: dict[str, Threshold] = {
             "generators plant at most 4% (docs/phases.md).",
         ),
         Threshold(
+            "heavy_reach",
+            10.0,
+            "with more than max(1, 0.05 n) eigenvalues beyond T (MP-kind fits): Heavy-tailed when "
+            "lambda_max > 10 T, else Bulk-decay",
+            "M&M 2021: a Heavy-tailed ESD has no clear bulk edge and extends over orders of "
+            "magnitude, while in Bulk-decay the bulk's edge decays into outliers near it. One "
+            "decade beyond the Tracy-Widom edge. Synthetic suite: a signal continuum of strengths "
+            "up to 6 x the BBP threshold reaches about 4 T; Pareto entries with mu in [1, 2] reach "
+            "tens to thousands of T (docs/phases.md).",
+        ),
+        Threshold(
             "min_phase_evals",
             48.0,
             "no phase for a spectrum of fewer than 48 eigenvalues (reason in the report)",
