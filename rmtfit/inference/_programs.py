@@ -44,6 +44,11 @@ _ENV_CACHE = "RMTFIT_JAX_CACHE"
 LOCK = threading.Lock()
 PROGRAMS: dict[str, Callable[..., Any]] = {}
 _BUILDLOCKS: dict[str, threading.Lock] = {}
+_COMPILE = threading.RLock()
+"""Held while a program is lowered and compiled: one compilation at a time in the process. JAX's
+lowering and compilation are not safe to run in several Python threads at once (jax-ml/jax#32354);
+a full CI run of the test suite crashed once with a segmentation fault in XLA while two sampler
+threads were building programs. Compiling in turn costs little on few cores."""
 _DIGESTS: dict[tuple[int, int, tuple[str, ...]], tuple[Any, str]] = {}
 
 
@@ -148,7 +153,8 @@ def load_or_build(key: str, build: Callable[[], Callable[..., Any]], specs: tupl
 
     The program is compiled here, ahead of its first call, under a lock of its own: when the
     thread pool starts several layers of one likelihood at once, one thread compiles and the
-    others wait for it instead of compiling the same program again.
+    others wait for it instead of compiling the same program again; programs of different keys
+    are compiled one at a time (``_COMPILE``).
     """
     with LOCK:
         if key in PROGRAMS:
@@ -158,11 +164,12 @@ def load_or_build(key: str, build: Callable[[], Callable[..., Any]], specs: tupl
         with LOCK:
             if key in PROGRAMS:
                 return PROGRAMS[key]
-        fn = _jitted(key, build, specs)
-        try:
-            fn = fn.lower(*specs).compile()
-        except Exception:  # compile on first call instead (same program, compiled lazily)
-            pass
+        with _COMPILE:
+            fn = _jitted(key, build, specs)
+            try:
+                fn = fn.lower(*specs).compile()
+            except Exception:  # compile on first call instead (same program, compiled lazily)
+                pass
         with LOCK:
             PROGRAMS[key] = fn
             return fn
