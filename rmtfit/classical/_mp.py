@@ -356,6 +356,8 @@ def _median_update(bulk, t, N, Q, mu) -> float:  # noqa: N803
         return N * float(mp_quantile(np.array(0.5 * frac), Q, s2)) - med
 
     lo, hi = np.log(plain), np.log(plain) + 3.0
+    if gap(lo) >= 0.0:  # truncated just below the edge: the median moves by less than rounding
+        return plain
     return float(np.exp(brentq(gap, lo, hi, xtol=1e-13))) if gap(hi) > 0 else plain
 
 
