@@ -82,10 +82,20 @@ def test_compare_prints_the_table_and_writes_every_row(compared, pair):
         assert {r["metric"] for r in rows if r["layer_a"] == r["layer_b"] == layer} == METRICS
     assert [m[:2] for m in result["matches"]] == [["l1.weight"] * 2, ["l2.weight"] * 2]
     assert result["unmatched_a"] == result["unmatched_b"] == []
-    for row in rows:
-        assert 0.0 <= row["p_a_below_b"] <= 1.0
-        slack = 1e-12 * max(1.0, abs(row["diff_mean"]))  # a constant metric: all three equal
-        assert row["diff_low"] - slack <= row["diff_mean"] <= row["diff_high"] + slack
+    # the log norms are fixed numbers per layer: B - A is known from numpy's singular values
+    # (the eigenvalues of W^T W are their squares), with no spread and a certain sign
+    weights = [np.load(path) for path in pair]
+    for layer in ("l1.weight", "l2.weight"):
+        sv = [np.linalg.svd(w[layer], compute_uv=False) for w in weights]
+        expected = {
+            "log_spectral_norm": np.log10(sv[1].max() ** 2 / sv[0].max() ** 2),
+            "log_norm": np.log10(np.sum(sv[1] ** 2) / np.sum(sv[0] ** 2)),
+        }
+        for metric, diff in expected.items():
+            (row,) = [r for r in rows if r["metric"] == metric and r["layer_a"] == layer]
+            for key in ("diff_low", "diff_mean", "diff_high"):
+                assert row[key] == pytest.approx(diff, rel=1e-9, abs=1e-12), (layer, metric, key)
+            assert row["p_a_below_b"] == (1.0 if diff > 0 else 0.0)
     # B's l1 is A's scaled by 1.5: its log spectral norm is larger for certain
     (norm,) = [
         r for r in rows if r["metric"] == "log_spectral_norm" and r["layer_a"] == "l1.weight"

@@ -102,8 +102,6 @@ def test_trajectory_lines_up_layers_and_network(run):
     assert trajectory.layers == ("fc0.weight", "fc1.weight", NETWORK)
     for name in trajectory.layers:
         assert len(trajectory.alpha[name]) == 3 and len(trajectory.decreased[name]) == 2
-        for a in trajectory.alpha[name]:
-            assert a["low"] <= a["mean"] <= a["high"]
         for phases in trajectory.phases[name]:
             assert sum(phases.values()) == pytest.approx(1.0, abs=1e-6)
     assert all(not f for f in trajectory.failed)
@@ -127,6 +125,15 @@ def test_p_decreased_is_the_network_comparison(run):
     rows = compare_networks(a.network, b.network, seed=1).rows
     net = next(r for r in rows if r["metric"] == "alpha" and r["layer_a"] not in a.network.layers)
     assert trajectory.decreased[NETWORK][1] == pytest.approx(1 - net["p_a_below_b"], abs=0)
+    # alpha's summary at a step is the mean, sd and equal-tailed 90% interval of that
+    # checkpoint's draws (a layer's and the network's)
+    for name in trajectory.layers:
+        draws = a.network.network["alpha"] if name == NETWORK else a.network.draws[name]["alpha"]
+        summary = trajectory.alpha[name][1]
+        assert summary["mean"] == pytest.approx(np.mean(draws), rel=1e-12)
+        assert summary["sd"] == pytest.approx(np.std(draws, ddof=1), rel=1e-12)
+        assert np.mean(draws < summary["low"]) == pytest.approx(0.05, abs=2 / draws.size)
+        assert np.mean(draws > summary["high"]) == pytest.approx(0.05, abs=2 / draws.size)
 
 
 def test_files_are_written_and_consistent(run, tmp_path):
