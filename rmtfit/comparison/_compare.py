@@ -198,7 +198,8 @@ def compare(
     Raises
     ------
     ValueError
-        Mixed families, observations that differ between the fits, or an unknown ``method``.
+        Mixed families, observations that differ between the fits, fits of zero observations, or an
+        unknown ``method``.
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not supported; use one of {METHODS}.")
@@ -315,6 +316,13 @@ def _compare_group(
 ) -> Comparison:
     names = list(group)
     loos = {name: _loo(name, group[name], layer) for name in names}
+    empty = [name for name, loo in loos.items() if loo.elpd_i.size == 0]
+    if empty:
+        raise ValueError(
+            f"layer {layer!r}: the fit of {empty[0]!r} has no observations (its pointwise "
+            "log-likelihood is empty); there is nothing to compare. Fit the layer's eigenvalues "
+            "(or its tail) before comparing."
+        )
     good_k = min(loo.good_k for loo in loos.values())
     notes: list[str] = []
     elpd_i: dict[str, np.ndarray] = {}

@@ -75,7 +75,9 @@ class PsisLoo:
 
     @property
     def se(self) -> float:
-        """Standard error of ``elpd_loo``: ``sqrt(n var(elpd_i))``."""
+        """Standard error of ``elpd_loo``: ``sqrt(n var(elpd_i))`` (0 for zero observations)."""
+        if self.elpd_i.size == 0:  # the empty sum is exactly 0
+            return 0.0
         return float(np.sqrt(self.elpd_i.size * np.var(self.elpd_i)))
 
     @property

@@ -240,3 +240,32 @@ def test_psis_loo_repr_reports_the_largest_pareto_k():
         f"PsisLoo(elpd_loo={loo.elpd_loo:.2f}, se={loo.se:.2f}, p_loo={loo.p_loo:.2f}, n=12, "
         f"S=600, max k={np.max(k_ref):.2f})"
     )
+
+
+def _empty_models():
+    """Two fits of zero observations (an empty log-likelihood), as an empty layer would give."""
+    rng = np.random.default_rng(4)
+    mu = rng.normal(size=(2, 100))
+    loglik, attrs = np.zeros((2, 100, 0)), {"family": "full"}
+    return {
+        "a": _idata(np.zeros(0), loglik, mu, attrs),
+        "b": _idata(np.zeros(0), loglik, mu, attrs),
+    }
+
+
+def test_psis_loo_of_zero_observations_is_the_empty_sum():
+    """No observation: elpd 0 (the empty sum) with standard error 0, and no Pareto k (the
+    largest of none printed as -inf), without a warning."""
+    from rmtfit.comparison import psis_loo
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loo = psis_loo(np.zeros((2, 100, 0)))
+        text = repr(loo)
+    assert (loo.elpd_loo, loo.se, loo.p_loo, loo.pareto_k.size) == (0.0, 0.0, 0.0, 0)
+    assert text == "PsisLoo(elpd_loo=0.00, se=0.00, p_loo=0.00, n=0, S=200, max k=-inf)"
+
+
+def test_compare_refuses_fits_of_zero_observations_naming_the_layer():
+    with pytest.raises(ValueError, match="layer 'fc': the fit of 'a' has no observations"):
+        compare(_empty_models(), layer="fc")
