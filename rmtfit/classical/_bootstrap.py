@@ -66,8 +66,8 @@ def bootstrap_gof(
     uniformly from the observed values below xmin. Each synthetic set is then refitted with the
     same procedure as ``fit`` (the xmin scan, or the fixed xmin; same ``ks``, ``min_tail`` and
     ``xmax``), and the p-value is the fraction of synthetic KS distances at least as large as
-    the observed one. All draws come from one ``numpy.random.default_rng(seed)`` at once (an
-    ``(n_boot, n)`` array); each refit is one vectorised scan.
+    the observed one. All draws come from one ``numpy.random.default_rng(seed)``, one synthetic
+    set after another; each refit is one vectorised scan.
 
     Parameters
     ----------

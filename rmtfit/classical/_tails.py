@@ -133,24 +133,30 @@ def fit_truncated_power_law(x: np.ndarray, *, xmin: float, xmax: float | None = 
 def log_exp_integral(p: float, z: float) -> float:
     """:math:`\\ln E_p(z)`, :math:`E_p(z) = \\int_1^\\infty t^{-p} e^{-zt}\\,dt`, for z > 0 and any real p.
 
-    Computed by Gauss-Laguerre quadrature of a bounded, smooth integrand for z >= 1,
-    :math:`E_p(z) = e^{-z} z^{-1} \\int_0^\\infty e^{-v} (1 + v/z)^{-p} dv`; for z < 1 with p < 1,
-    through :math:`E_p(z) = z^{p-1}\\Gamma(1-p, z)` (scipy's regularised ``gammaincc``); else
+    For p < 1, through :math:`E_p(z) = z^{p-1}\\Gamma(1-p, z)` (scipy's regularised
+    ``gammaincc``) wherever that does not underflow; else, for z >= 1, by Gauss-Laguerre
+    quadrature of a bounded, smooth integrand,
+    :math:`E_p(z) = e^{-z} z^{-1} \\int_0^\\infty e^{-v} (1 + v/z)^{-p} dv`; for z < 1 and p >= 1,
     the upward recurrence :math:`E_{q+1}(z) = (e^{-z} - zE_q(z))/q` from the fractional part of
     p (stable for z < 1). This sidesteps ``gammaincc`` being undefined
-    for a non-positive first argument (the cutoff power law needs 1 - alpha <= 0).
+    for a non-positive first argument (the cutoff power law needs 1 - alpha <= 0). The
+    quadrature is not used for p < 1 where ``gammaincc`` works: with p far below 0 (a tail
+    rising steeply before its cutoff) its integrand grows like v^{-p} and the 150-point rule
+    overflowed (p = -300, z = 50) or lost accuracy.
     """
     from scipy import special
 
     if not z > 0:
         raise ValueError(f"The value of `z` must be positive, got {z}.")
-    if z >= 1.0:  # 150-point Gauss-Laguerre: relative error < 1e-11 for z >= 1 (vs mpmath)
+    if p < 1.0:
+        s = 1.0 - p
+        upper = float(special.gammaincc(s, z))
+        if upper > 0.0 or z < 1.0:
+            return float((p - 1.0) * np.log(z) + np.log(upper) + special.gammaln(s))
+    if z >= 1.0:  # 150-point Gauss-Laguerre: relative error < 1e-11 for z >= 1, p >= 0 (vs mpmath)
         nodes, weights = _laguerre()
         val = float(np.sum(weights * np.exp(-p * np.log1p(nodes / z))))
         return float(-z - np.log(z) + np.log(val))
-    if p < 1.0:
-        s = 1.0 - p
-        return float((p - 1.0) * np.log(z) + np.log(special.gammaincc(s, z)) + special.gammaln(s))
     # z < 1, p >= 1: upward recurrence E_{q+1} = (e^-z - z E_q) / q, stable for z < 1 (each
     # step multiplies the error by z/q < 1), from E_{q0}, q0 = p - floor(p) (or E_1 = exp1).
     steps = int(np.floor(p))

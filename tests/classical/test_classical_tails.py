@@ -37,6 +37,17 @@ def test_log_exp_integral_matches_mpmath(p, z):
     assert log_exp_integral(p, z) == pytest.approx(want, rel=1e-10, abs=1e-10)
 
 
+@pytest.mark.parametrize(
+    ("p", "z"), [(-300.0, 50.0), (-1999.0, 100.0), (-40.0, 2.0), (-5.0, 800.0), (0.5, 900.0)]
+)
+def test_log_exp_integral_of_a_steeply_rising_or_far_cut_tail_matches_mpmath(p, z):
+    """alpha far below -lambda xmin (a tail rising before its cutoff), and z beyond where
+    e^-z underflows: the 150-point quadrature overflowed to inf at (-300, 50)."""
+    mpmath = pytest.importorskip("mpmath")
+    want = float(mpmath.log(mpmath.expint(p, z)))
+    assert log_exp_integral(p, z) == pytest.approx(want, rel=1e-10, abs=1e-10)
+
+
 def test_cutoff_density_integrates_to_one():
     for alpha, lam in ((2.5, 0.01), (0.5, 1.0), (-1.0, 3.0)):
         val, _ = integrate.quad(
