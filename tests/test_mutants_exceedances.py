@@ -96,7 +96,8 @@ def test_conditional_elpd_and_weights_match_psis_and_stacking_written_out_here()
     # a slow-decaying spectrum with a steep cluster just above the edge: both models matter
     rng = np.random.default_rng(0)
     x = np.sort(
-        XMIN + np.concatenate([rng.exponential(1 / 0.8, 150), t - XMIN + rng.exponential(1 / 4, 30)])
+        XMIN
+        + np.concatenate([rng.exponential(1 / 0.8, 150), t - XMIN + rng.exponential(1 / 4, 30)])
     )
     # a spread-out posterior so the importance weights vary and Pareto smoothing matters
     fits_rates = {"slow": _rates(0.8, 0.35, 1), "fast": _rates(4.0, 0.35, 2)}
@@ -200,13 +201,17 @@ def test_no_mp_kind_fit_is_a_clear_error():
     "other",
     [
         lambda x: x[:-1],  # one eigenvalue fewer
+        lambda x: x * (1.0 + 1e-9),  # the same length, values apart by 1e-9 relative
+        lambda x: 1e-10 * x[::-1],  # eigenvalues of order 1e-10 (a layer of tiny weights)
     ],
-    ids=["shorter"],
+    ids=["shorter", "1e-9-apart", "tiny-scale"],
 )
 def test_fits_of_different_eigenvalues_are_refused(other):
     x = _sample(30, 10)
     rates = np.ones(CHAINS * DRAWS)
     fits = {"a": _fit(x, rates), "b": _fit(other(x), rates)}
+    if other(x).max() < 1e-8:  # both spectra tiny: compare them at their own scale
+        fits["a"] = _fit(1e-10 * x, rates)
     with pytest.raises(ValueError, match="'a' and 'b' explain different eigenvalues"):
         _weights(fits, {"a"}, {"a": 0.5, "b": 0.5}, {"a": np.full(3, 2.0)})
 

@@ -94,7 +94,9 @@ def exceedance_weights(
     names = list(full)
     x = observed[names[0]]
     for name in names[1:]:
-        if observed[name].shape != x.shape or not np.allclose(observed[name], x, rtol=1e-12):
+        if observed[name].shape != x.shape or not np.allclose(
+            observed[name], x, rtol=1e-12, atol=0.0
+        ):
             raise ValueError(
                 f"layer {layer!r}: {names[0]!r} and {name!r} explain different eigenvalues; "
                 "the exceedance comparison needs the same observations"
