@@ -251,3 +251,26 @@ def test_a_survival_that_rounds_to_zero_gives_finite_weights_without_a_warning()
     assert np.isfinite(found.elpd["b"])
     assert all(np.isfinite(w) for w in found.weights.values())
     assert sum(found.weights.values()) == pytest.approx(1.0)
+
+
+def test_constants_stored_with_a_length_one_axis_are_read_and_longer_ones_refused():
+    """ArviZ's from_dict gives a scalar constant a length-1 axis (rmtfit's writer keeps it 0-d)."""
+    x = _sample(40, 12)
+    rates = _rates(1.0, 0.1, 13)
+    fit = _fit(x, rates)
+
+    def with_xmin(xmin):
+        return az.from_dict(
+            posterior={"rate": fit.posterior["rate"].values},
+            log_likelihood={"obs": fit.log_likelihood["obs"].values},
+            observed_data={"obs": x},
+            constant_data={"xmin": xmin},
+        )
+
+    fits = {"a": with_xmin(np.float64(XMIN)), "b": fit}
+    assert fits["a"].constant_data["xmin"].shape == (1,)
+    found = _weights(fits, {"a"}, {"a": 0.5, "b": 0.5}, {"a": np.full(5, 2.0)})
+    assert found.elpd["a"] == pytest.approx(np.sum(_reference_elpd(x, rates, 2.0)), rel=1e-9)
+    fits["a"] = with_xmin(np.array([XMIN, 2.0]))
+    with pytest.raises(ValueError, match=r"'a' has constant_data\['xmin'\] of shape \(2,\)"):
+        _weights(fits, {"a"}, {"a": 0.5, "b": 0.5}, {"a": np.full(5, 2.0)})

@@ -179,10 +179,15 @@ def _log_survival(idata: Any, lik: Any, threshold: float, name: str, layer: str)
             raise ValueError(f"layer {layer!r}: the fit of {name!r} has no draws of {p.name!r}")
         params[p.name] = jnp.asarray(np.asarray(draws, dtype=np.float64).ravel())
     constants = getattr(idata, "constant_data", None)
-    context = {
-        str(k): jnp.asarray(float(np.asarray(constants[k].values)))
-        for k in getattr(constants, "data_vars", {})
-    }
+    context = {}
+    for k in getattr(constants, "data_vars", {}):
+        value = np.asarray(constants[k].values, dtype=np.float64)
+        if value.size != 1:  # ArviZ's from_dict stores a scalar with a length-1 axis
+            raise ValueError(
+                f"layer {layer!r}: the fit of {name!r} has constant_data[{str(k)!r}] of shape "
+                f"{value.shape}; a likelihood's constants are single numbers"
+            )
+        context[str(k)] = jnp.asarray(value.reshape(()))
     point = jnp.asarray([threshold], dtype=jnp.float64)
     cdf = jax.vmap(lambda p: lik.cdf(point, p, context)[0])(params)
     survival = 1.0 - np.asarray(cdf, dtype=np.float64)
