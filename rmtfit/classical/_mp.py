@@ -358,7 +358,11 @@ def _median_update(bulk, t, N, Q, mu) -> float:  # noqa: N803
     lo, hi = np.log(plain), np.log(plain) + 3.0
     if gap(lo) >= 0.0:  # truncated just below the edge: the median moves by less than rounding
         return plain
-    return float(np.exp(brentq(gap, lo, hi, xtol=1e-13))) if gap(hi) > 0 else plain
+    for _ in range(10):  # widen the bracket until it holds the root: up to e^30 times plain
+        if gap(hi) > 0.0:
+            return float(np.exp(brentq(gap, lo, hi, xtol=1e-13)))
+        lo, hi = hi, hi + 3.0
+    return plain
 
 
 def spike_strength(z: np.ndarray, Q: float) -> np.ndarray:  # noqa: N803

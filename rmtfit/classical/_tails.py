@@ -302,13 +302,17 @@ def fit_exponential(x: np.ndarray, *, xmin: float) -> TailFit:
     )
 
 
+_LOG_BETA_RANGE = (-9.0, 4.0)
+
+
 def fit_stretched_exponential(x: np.ndarray, *, xmin: float) -> TailFit:
     """Stretched exponential (Weibull tail) on :math:`[x_{min}, \\infty)`.
 
     With :math:`t = x/x_{min}` and :math:`\\lambda' = \\lambda x_{min}^\\beta`, the log-density is
     :math:`\\ln\\beta + \\ln\\lambda' + (\\beta-1)\\ln t - \\ln x_{min} - \\lambda'(t^\\beta - 1)`; for
     fixed beta, :math:`\\hat\\lambda' = n/\\sum (t_i^\\beta - 1)`, and the profile likelihood is
-    maximised over :math:`\\ln\\beta \\in [-9, 4]` (bounded scalar search).
+    maximised over :math:`\\ln\\beta \\in [-9, 4]` (bounded scalar search). A search that ends
+    at a bound is not an optimum: ``converged`` is then False and ``message`` says which bound.
     """
     from scipy import optimize
 
@@ -322,13 +326,21 @@ def fit_stretched_exponential(x: np.ndarray, *, xmin: float) -> TailFit:
 
     res = optimize.minimize_scalar(
         lambda lb: -np.sum(parts(np.exp(lb))[1]),
-        bounds=(-9.0, 4.0),
+        bounds=_LOG_BETA_RANGE,
         method="bounded",
         options={"xatol": 1e-10},
     )
     beta = float(np.exp(res.x))
     lam_scaled, logliks = parts(beta)
     lam = lam_scaled / xmin**beta
+    converged, message = bool(res.success), str(res.get("message", ""))
+    at_bound = min(abs(res.x - bound) for bound in _LOG_BETA_RANGE) < 1e-6
+    if at_bound:  # the profile likelihood still rises at the end of the search
+        converged = False
+        message = (
+            f"beta stopped at the bound {beta:.4g} of its search (ln beta in "
+            f"{list(_LOG_BETA_RANGE)}): the maximum likelihood lies beyond it"
+        )
     return _result(
         "stretched_exponential",
         {"beta": beta, "lambda": lam},
@@ -337,6 +349,6 @@ def fit_stretched_exponential(x: np.ndarray, *, xmin: float) -> TailFit:
         xmin,
         np.inf,
         2,
-        bool(res.success),
-        str(res.get("message", "")),
+        converged,
+        message,
     )

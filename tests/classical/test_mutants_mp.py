@@ -101,3 +101,23 @@ def test_median_method_keeps_the_plain_estimate_when_no_truncated_law_has_the_bu
     assert fit.sigma2 == pytest.approx(
         np.median(ev) / (N * _mp_median_by_quadrature(1.0)), rel=1e-9
     )
+
+
+def test_truncated_median_root_far_above_the_plain_estimate_is_found():
+    """A band deep inside the support (t at 0.05 of the MP scale, Q = 1) moves the truncated
+    median so far down that the sigma^2 matching it is about 50 times the plain estimate,
+    beyond the first bracket [plain, e^3 plain]: the bracket is widened until it holds the root
+    (before, the plain estimate came back as if it were the answer). Reference: the truncated
+    median x_m by quadrature, F(x_m) = F(0.05) / 2, so the bulk median is N s2 x_m."""
+    from rmtfit.classical._mp import _median_update
+
+    N, Q, s2 = 100, 1.0, 0.37  # noqa: N806
+    x_t = 0.05
+    f_t = _mp_cdf_by_quadrature(x_t, Q)
+    x_m = optimize.brentq(lambda x: _mp_cdf_by_quadrature(x, Q) - 0.5 * f_t, 1e-12, x_t, xtol=1e-15)
+    mu = _mp_median_by_quadrature(Q)
+    med = N * s2 * x_m
+    plain = med / (N * mu)
+    assert s2 / plain > np.exp(3.0) * 2  # the case needs the widened bracket
+    got = _median_update(np.array([med]), N * s2 * x_t, N, Q, mu)
+    assert got == pytest.approx(s2, rel=1e-7)

@@ -311,3 +311,7 @@ def test_stretched_exponential_searches_log_beta_up_to_4_as_documented():
     assert np.exp(res.x[0]) == pytest.approx(np.exp(4.0), rel=1e-6)
     assert fit.params["beta"] == pytest.approx(np.exp(4.0), rel=1e-6)
     assert fit.loglik == pytest.approx(-res.fun, abs=1e-5)  # the bounded search stops 1e-7 short
+    # a search that ends at its bound is no optimum, and the fit says so
+    assert not fit.converged and "bound" in fit.message
+    interior = fit_stretched_exponential(stats.weibull_min(0.7).rvs(400, random_state=rng), xmin=0.2)
+    assert interior.converged
