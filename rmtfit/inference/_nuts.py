@@ -31,14 +31,14 @@ from rmtfit.inference import _model
 from rmtfit.inference._batch import Batch
 from rmtfit.inference._laplace import laplace, nan_probe
 from rmtfit.inference._programs import (
-    LOCK,
-    PROGRAMS,
     cache_dir,
     enable_compilation_cache,
     example_lane,
     jaxpr_digest,
     load_or_build,
+    lookup,
     program_key,
+    remember,
 )
 
 __all__ = [
@@ -490,12 +490,9 @@ def run_pointwise(
         ex[3],
     )
     key = hashlib.sha256(f"pointwise|{digest}|{c}|{step}|{batch.size}".encode()).hexdigest()[:40]
-    with LOCK:
-        program = PROGRAMS.get(key)
+    program = lookup(key)
     if program is None:
-        program = jax.jit(jax.vmap(lane))
-        with LOCK:
-            program = PROGRAMS.setdefault(key, program)
+        program = remember(key, jax.jit(jax.vmap(lane)))
     keys = np.asarray(keys).reshape(n_layers, c, -1)
     fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
     layers = []

@@ -15,9 +15,11 @@ Programs are reused three ways:
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,11 +40,25 @@ __all__ = [
     "example_lane",
     "LOCK",
     "PROGRAMS",
+    "MAX_PROGRAMS",
+    "lookup",
+    "remember",
 ]
 
 _ENV_CACHE = "RMTFIT_JAX_CACHE"
 LOCK = threading.Lock()
-PROGRAMS: dict[str, Callable[..., Any]] = {}
+PROGRAMS: OrderedDict[str, Callable[..., Any]] = OrderedDict()
+"""Compiled programs by key, least recently used first; at most :data:`MAX_PROGRAMS` (see
+:func:`remember`)."""
+MAX_PROGRAMS = 32
+"""Programs kept in the process. Each compiled program maps its machine code into memory, about
+3 mappings per kernel: a NUTS program of ``mp_spikes`` takes about 600 of the kernel's 65,530
+(``vm.max_map_count``), and the demo network's 9 programs 5,400. Kept forever, the programs of a
+long process (a notebook, a Dask worker, the test suite) ran into that limit: ``mmap`` failed
+and XLA aborted the process while compiling the next one (twice in the full test suite)."""
+_MAP_SHARE = 0.5
+"""Share of ``vm.max_map_count`` beyond which the least recently used programs are dropped
+(down to half of them), and then JAX's own caches, whatever the number of programs."""
 _BUILDLOCKS: dict[str, threading.Lock] = {}
 _COMPILE = threading.RLock()
 """Held while a program is lowered and compiled: one compilation at a time in the process. JAX's
@@ -148,6 +164,56 @@ def _export_available() -> bool:
     return True
 
 
+def lookup(key: str) -> Callable[..., Any] | None:
+    """The program stored under ``key`` (now the most recently used), or None."""
+    with LOCK:
+        fn = PROGRAMS.get(key)
+        if fn is not None:
+            PROGRAMS.move_to_end(key)
+        return fn
+
+
+def remember(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Store ``fn`` under ``key`` (unless a program is there already, which is returned) and
+    drop the least recently used programs beyond :data:`MAX_PROGRAMS`, or while the process's
+    memory mappings exceed :data:`_MAP_SHARE` of the kernel's limit. A dropped program is
+    compiled again (or read from the persistent cache) if it is needed again."""
+    with LOCK:
+        if key in PROGRAMS:
+            PROGRAMS.move_to_end(key)
+            return PROGRAMS[key]
+        PROGRAMS[key] = fn
+        while len(PROGRAMS) > MAX_PROGRAMS:
+            PROGRAMS.popitem(last=False)
+        budget = _map_budget()
+        if budget is not None and _maps_in_use() > budget:
+            while len(PROGRAMS) > max(1, MAX_PROGRAMS // 2):
+                PROGRAMS.popitem(last=False)
+            gc.collect()  # a compiled program frees its mappings when it is collected
+            if _maps_in_use() > budget:
+                jax.clear_caches()
+                gc.collect()
+        return fn
+
+
+def _maps_in_use() -> int:
+    """Memory mappings of this process (0 where ``/proc`` is not available)."""
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return 0
+
+
+@functools.cache
+def _map_budget() -> int | None:
+    try:
+        limit = int(Path("/proc/sys/vm/max_map_count").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return int(_MAP_SHARE * limit)
+
+
 def load_or_build(key: str, build: Callable[[], Callable[..., Any]], specs: tuple[Any, ...]) -> Any:
     """An in-process cached, compiled program; exported to / loaded from disk when possible.
 
@@ -156,23 +222,22 @@ def load_or_build(key: str, build: Callable[[], Callable[..., Any]], specs: tupl
     others wait for it instead of compiling the same program again; programs of different keys
     are compiled one at a time (``_COMPILE``).
     """
+    fn = lookup(key)
+    if fn is not None:
+        return fn
     with LOCK:
-        if key in PROGRAMS:
-            return PROGRAMS[key]
         key_lock = _BUILDLOCKS.setdefault(key, threading.Lock())
     with key_lock:
-        with LOCK:
-            if key in PROGRAMS:
-                return PROGRAMS[key]
+        fn = lookup(key)
+        if fn is not None:
+            return fn
         with _COMPILE:
             fn = _jitted(key, build, specs)
             try:
                 fn = fn.lower(*specs).compile()
             except Exception:  # compile on first call instead (same program, compiled lazily)
                 pass
-        with LOCK:
-            PROGRAMS[key] = fn
-            return fn
+        return remember(key, fn)
 
 
 def _jitted(key: str, build: Callable[[], Callable[..., Any]], specs: tuple[Any, ...]) -> Any:
