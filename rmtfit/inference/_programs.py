@@ -62,9 +62,10 @@ _MAP_SHARE = 0.5
 _BUILDLOCKS: dict[str, threading.Lock] = {}
 _COMPILE = threading.RLock()
 """Held while a program is lowered and compiled: one compilation at a time in the process. JAX's
-lowering and compilation are not safe to run in several Python threads at once (jax-ml/jax#32354);
-a full CI run of the test suite crashed once with a segmentation fault in XLA while two sampler
-threads were building programs. Compiling in turn costs little on few cores."""
+lowering and compilation are not safe to run in several Python threads at once (jax-ml/jax#32354).
+(The crashes of the test suite that first pointed here came from memory mappings, see
+:data:`MAX_PROGRAMS`; the lock stays as the precaution that issue asks for.) Compiling in turn
+costs little on few cores."""
 _DIGESTS: dict[tuple[int, int, tuple[str, ...]], tuple[Any, str]] = {}
 
 
